@@ -1,0 +1,54 @@
+# Everything a fresh machine needs is python3 and make: targets create/reuse .venv.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+SHARED ?= ../shared
+DATA := data
+RECORDS := $(DATA)/tfrecords
+SYNTH_TRAIN ?= 2000
+SYNTH_VAL ?= 100
+SYNTH_SIZE ?= 256
+COCO_DIR ?=
+
+.PHONY: install test tfrecords demo clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt setup.py
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --no-deps -e .
+	touch $@
+
+test: install
+	$(PY) -m pytest -q tests
+
+# Bundled samples + synthetic train/val -> data/tfrecords/. With COCO_DIR: COCO 2017 train/val instead.
+ifeq ($(COCO_DIR),)
+tfrecords: install
+	$(PY) -m data_prep.synth --output=$(DATA)/synth_train --num_images=$(SYNTH_TRAIN) --seed=1 --size=$(SYNTH_SIZE)
+	$(PY) -m data_prep.synth --output=$(DATA)/synth_val --num_images=$(SYNTH_VAL) --seed=2 --size=$(SYNTH_SIZE)
+	$(PY) -m data_prep.coco_to_tfrecord --annotations=$(DATA)/synth_train/person_keypoints.json \
+	  --images=$(DATA)/synth_train/images --output=$(RECORDS)/synth_train --num_shards=4
+	$(PY) -m data_prep.coco_to_tfrecord --annotations=$(DATA)/synth_val/person_keypoints.json \
+	  --images=$(DATA)/synth_val/images --output=$(RECORDS)/synth_val --num_shards=1
+	$(PY) -m data_prep.coco_to_tfrecord --annotations=$(SHARED)/data/coco_sample/person_keypoints.json \
+	  --images=$(SHARED)/data/coco_sample/images --output=$(RECORDS)/coco_sample --num_shards=2
+	$(PY) -m data_prep.coco_to_tfrecord --annotations=$(SHARED)/data/ochuman_sample/annotations.json \
+	  --images=$(SHARED)/data/ochuman_sample/images --output=$(RECORDS)/ochuman_sample --num_shards=1
+else
+tfrecords: install
+	$(PY) -m data_prep.coco_to_tfrecord --annotations=$(COCO_DIR)/annotations/person_keypoints_train2017.json \
+	  --images=$(COCO_DIR)/train2017 --output=$(RECORDS)/coco_train2017 --num_shards=64 --skip_empty
+	$(PY) -m data_prep.coco_to_tfrecord --annotations=$(COCO_DIR)/annotations/person_keypoints_val2017.json \
+	  --images=$(COCO_DIR)/val2017 --output=$(RECORDS)/coco_val2017 --num_shards=8
+endif
+
+demo: tfrecords
+	$(PY) -m cf_tf.data.show --records='$(RECORDS)/synth_train-*' --output_dir=runs/demo/targets --num_examples=4
+	$(PY) -m cf_tf.data.show --records='$(RECORDS)/coco_sample-*' --output_dir=runs/demo/targets_coco --num_examples=4
+	@echo "target pictures: runs/demo/targets/ and runs/demo/targets_coco/"
+
+clean:
+	rm -rf $(DATA) runs

@@ -1,0 +1,44 @@
+"""Shared fixtures: the bundled sample data (../shared/data), converted records, synthetic data."""
+
+import os
+import pathlib
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+SHARED = pathlib.Path(os.environ.get("CF_SHARED", REPO.parent / "shared"))
+COCO_SAMPLE = SHARED / "data" / "coco_sample"
+OCHUMAN_SAMPLE = SHARED / "data" / "ochuman_sample"
+SAMPLES = {
+    "coco": (COCO_SAMPLE / "person_keypoints.json", COCO_SAMPLE / "images"),
+    "ochuman": (OCHUMAN_SAMPLE / "annotations.json", OCHUMAN_SAMPLE / "images"),
+}
+
+
+@pytest.fixture(scope="session")
+def sample_records(tmp_path_factory):
+    """{name: (annotations, images, record glob)} for the bundled COCO and OCHuman samples."""
+    from data_prep.coco_to_tfrecord import convert
+
+    out = tmp_path_factory.mktemp("records")
+    records = {}
+    for name, (ann, images) in SAMPLES.items():
+        assert ann.is_file(), f"sample data missing: {ann} (CI needs ../shared beside the clone)"
+        convert(str(ann), str(images), str(out / name), num_shards=2, workers=1)
+        records[name] = (str(ann), str(images), str(out / f"{name}-*"))
+    return records
+
+
+@pytest.fixture(scope="session")
+def synth_data(tmp_path_factory):
+    """A small synthetic dataset and its records: (annotations, images, record glob)."""
+    from data_prep.coco_to_tfrecord import convert
+    from data_prep.synth import generate
+
+    out = tmp_path_factory.mktemp("synth")
+    generate(str(out / "set"), num_images=24, seed=7, size=256, progress=False)
+    ann, images = out / "set" / "person_keypoints.json", out / "set" / "images"
+    convert(str(ann), str(images), str(out / "synth"), num_shards=2, workers=1)
+    return str(ann), str(images), str(out / "synth-*")

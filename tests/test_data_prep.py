@@ -1,0 +1,137 @@
+"""The converter's errors and atomic writes, and the synthetic generator's annotations."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from pycocotools.coco import COCO
+
+from conftest import COCO_SAMPLE, REPO
+from data_prep import synth
+from data_prep.coco_to_tfrecord import ConversionError, convert
+
+
+def _small_copy(tmp_path, n_images=3):
+    """A writable copy of the first COCO sample images with their annotations."""
+    data = json.loads((COCO_SAMPLE / "person_keypoints.json").read_text())
+    images = [im for im in data["images"] if any(a["image_id"] == im["id"] for a in data["annotations"])][:n_images]
+    ids = {im["id"] for im in images}
+    data["images"] = images
+    data["annotations"] = [a for a in data["annotations"] if a["image_id"] in ids]
+    img_dir = tmp_path / "images"
+    img_dir.mkdir()
+    for im in images:
+        shutil.copy(COCO_SAMPLE / "images" / im["file_name"], img_dir / im["file_name"])
+    return data, img_dir
+
+
+def _run(tmp_path, data, img_dir, ann_text=None):
+    ann = tmp_path / "ann.json"
+    ann.write_text(ann_text if ann_text is not None else json.dumps(data))
+    out = tmp_path / "out" / "rec"
+    proc = subprocess.run(
+        [sys.executable, "-m", "data_prep.coco_to_tfrecord", f"--annotations={ann}", f"--images={img_dir}",
+         f"--output={out}", "--num_shards=2", "--workers=1"],
+        cwd=REPO, capture_output=True, text=True, timeout=300)
+    left = sorted(os.listdir(out.parent)) if out.parent.exists() else []
+    return proc, left
+
+
+def _corrupt(data, img_dir):
+    (img_dir / data["images"][1]["file_name"]).write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg" * 10)
+    return "unreadable or corrupt image"
+
+
+def _missing(data, img_dir):
+    os.remove(img_dir / data["images"][2]["file_name"])
+    return "image file not found"
+
+
+def _wrong_size(data, img_dir):
+    data["images"][1]["width"] += 7
+    return "annotations say"
+
+
+def _not_keypoints(data, img_dir):
+    data["categories"] = [{"id": 1, "name": "person"}]
+    return "not a COCO person-keypoints file"
+
+
+def _bad_keypoints(data, img_dir):
+    data["annotations"][0]["keypoints"] = [1, 2, 3]
+    return "keypoint values"
+
+
+@pytest.mark.parametrize("breaker", [_corrupt, _missing, _wrong_size, _not_keypoints, _bad_keypoints])
+def test_bad_input_fails_clearly_and_writes_nothing(tmp_path, breaker):
+    data, img_dir = _small_copy(tmp_path)
+    expected = breaker(data, img_dir)
+    proc, left = _run(tmp_path, data, img_dir)
+    assert proc.returncode != 0
+    assert expected in proc.stderr, proc.stderr[-2000:]
+    assert left == [], f"files left behind: {left}"
+
+
+def test_not_json_and_missing_annotation_file(tmp_path):
+    data, img_dir = _small_copy(tmp_path)
+    proc, left = _run(tmp_path, data, img_dir, ann_text="{ this is not json")
+    assert proc.returncode != 0 and "not a JSON file" in proc.stderr and left == []
+    with pytest.raises(ConversionError, match="annotation file not found"):
+        convert(str(tmp_path / "nope.json"), str(img_dir), str(tmp_path / "o" / "r"))
+
+
+def test_degenerate_polygons_are_counted_not_fatal(tmp_path):
+    data, img_dir = _small_copy(tmp_path, n_images=2)
+    data["annotations"][0]["segmentation"] = [[10, 10, 20, 20]]   # two points: no area
+    (tmp_path / "a.json").write_text(json.dumps(data))
+    logs = []
+    stats = convert(str(tmp_path / "a.json"), str(img_dir), str(tmp_path / "o" / "r"), num_shards=1,
+                    log=logs.append)
+    assert stats["degenerate_masks"] >= 1 and stats["images"] == 2
+    assert any("degenerate" in line for line in logs)
+    assert os.listdir(tmp_path / "o") == ["r-00000-of-00001.tfrecord"]
+
+
+def test_skip_empty_drops_negatives(tmp_path):
+    data = json.loads((COCO_SAMPLE / "person_keypoints.json").read_text())
+    with_people = {a["image_id"] for a in data["annotations"]}
+    stats = convert(str(COCO_SAMPLE / "person_keypoints.json"), str(COCO_SAMPLE / "images"),
+                    str(tmp_path / "r"), num_shards=1, skip_empty=True)
+    assert stats["images"] == len(with_people) < len(data["images"])
+
+
+def test_synth_is_deterministic_and_annotations_are_consistent(tmp_path):
+    a = synth.generate(str(tmp_path / "a"), num_images=12, seed=3, progress=False)
+    b = synth.generate(str(tmp_path / "b"), num_images=12, seed=3, progress=False)
+    c = synth.generate(str(tmp_path / "c"), num_images=12, seed=4, progress=False)
+    assert a["annotations"] == b["annotations"] and a["annotations"] != c["annotations"]
+    assert (tmp_path / "a/images/000003.jpg").read_bytes() == (tmp_path / "b/images/000003.jpg").read_bytes()
+    coco = COCO(str(tmp_path / "a" / "person_keypoints.json"))
+    counts = {0: 0, 1: 0, 2: 0}
+    for img_id in coco.getImgIds():
+        anns = coco.loadAnns(coco.getAnnIds(imgIds=[img_id], iscrowd=None))
+        masks = {ann["id"]: coco.annToMask(ann) for ann in anns}
+        for ann in anns:
+            kp = np.asarray(ann["keypoints"]).reshape(17, 3)
+            assert ann["area"] == masks[ann["id"]].sum() > 0
+            if ann["iscrowd"]:
+                assert ann["num_keypoints"] == 0
+                continue
+            for x, y, v in kp:
+                counts[int(v)] += 1
+                if v == 2:   # visible: on its own visible mask
+                    assert masks[ann["id"]][int(y), int(x)] == 1
+                elif v == 1:  # occluded: covered by somebody else
+                    assert any(m[int(y), int(x)] for i, m in masks.items() if i != ann["id"])
+    assert min(counts.values()) > 0, counts   # every visibility state occurs
+    people = [len(coco.getAnnIds(imgIds=[i], iscrowd=False)) for i in coco.getImgIds()]
+    assert max(people) >= 3
+
+
+def test_synth_rejects_bad_arguments(tmp_path):
+    with pytest.raises(ValueError, match="num_images"):
+        synth.generate(str(tmp_path), num_images=0)
