@@ -5,6 +5,8 @@ Every length is in input pixels unless the name says otherwise.
 """
 
 import dataclasses
+import json
+import os
 
 from cf_tf.keypoints import DISK_RADIUS, POSE_STRIDES, SEG_STRIDES
 
@@ -42,3 +44,73 @@ class DataConfig:
 
 
 ANCHOR_RULES = ("right_shoulder", "mean_keypoints", "mask_mean")
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    backbone: str = "resnet101"
+    backbone_weights: str = "none"   # imagenet | none | PATH to a weights file
+    pose_stride: int = 8
+    seg_stride: int = 4
+    fusion_width: int = 256           # channels of the fused P2..P5 maps and of the head units
+    head_units: int = 2               # residual bottleneck units per head
+
+    def __post_init__(self):
+        if self.pose_stride not in POSE_STRIDES:
+            raise ValueError(f"pose_stride must be one of {POSE_STRIDES}, got {self.pose_stride}")
+        if self.seg_stride not in SEG_STRIDES:
+            raise ValueError(f"seg_stride must be one of {SEG_STRIDES}, got {self.seg_stride}")
+        if self.fusion_width < 8 or self.fusion_width % 4 or self.head_units < 0:
+            raise ValueError(f"fusion_width must be a multiple of 4 >= 8 and head_units >= 0 "
+                             f"(got {self.fusion_width}, {self.head_units})")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    train_steps: int = 1000
+    batch_size: int = 4              # global, split over replicas
+    learning_rate: float = 1e-5
+    lr_schedule: str = "constant"    # constant | cosine
+    warmup_steps: int = 0
+    mixed_precision: bool = False
+    jit_compile: bool = False
+    checkpoint_every: int = 500
+    keep_checkpoints: int = 3
+    summary_every: int = 50
+    image_summary_every: int = 500
+    shuffle_buffer: int = 256
+    seed: int = 0
+
+    def __post_init__(self):
+        if not self.learning_rate > 0:
+            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
+        if self.train_steps < 1 or self.batch_size < 1:
+            raise ValueError(f"train_steps and batch_size must be >= 1 (got {self.train_steps}, {self.batch_size})")
+        if self.lr_schedule not in ("constant", "cosine"):
+            raise ValueError(f"lr_schedule must be constant or cosine, got {self.lr_schedule!r}")
+        if min(self.warmup_steps, self.checkpoint_every - 1, self.keep_checkpoints - 1,
+               self.summary_every - 1, self.image_summary_every - 1, self.shuffle_buffer - 1) < 0:
+            raise ValueError("warmup_steps must be >= 0; checkpoint/summary intervals, "
+                             "keep_checkpoints and shuffle_buffer must be >= 1")
+
+
+RUN_CONFIG = "cf_tf_config.json"
+
+
+def save_run_config(model_dir, model_cfg, data_cfg):
+    """Writes model_dir/cf_tf_config.json (atomically) so evaluate/export rebuild the same network."""
+    os.makedirs(model_dir, exist_ok=True)
+    path = os.path.join(model_dir, RUN_CONFIG)
+    with open(path + ".tmp", "w") as f:
+        json.dump({"model": dataclasses.asdict(model_cfg), "data": dataclasses.asdict(data_cfg)}, f, indent=1)
+    os.replace(path + ".tmp", path)
+
+
+def load_run_config(model_dir):
+    """(ModelConfig, DataConfig) saved by training; FileNotFoundError if model_dir has none."""
+    path = os.path.join(model_dir, RUN_CONFIG)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path} not found: is {model_dir} a cf_tf training folder?")
+    with open(path) as f:
+        saved = json.load(f)
+    return ModelConfig(**saved["model"]), DataConfig(**saved["data"])

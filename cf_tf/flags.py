@@ -6,9 +6,13 @@ library itself never reads flags.
 
 from absl import flags
 
-from cf_tf.config import ANCHOR_RULES, DataConfig
+from cf_tf.config import ANCHOR_RULES, DataConfig, ModelConfig
+from cf_tf.losses import TERMS, LossWeights
+from cf_tf.model.backbones import BACKBONES
 
 _D = DataConfig()
+_M = ModelConfig()
+_L = LossWeights()
 
 # --- data
 flags.DEFINE_integer("crop_size", _D.crop_size, "Training crop side, input pixels.")
@@ -28,6 +32,36 @@ flags.DEFINE_enum("anchor_rule", _D.anchor_rule, ANCHOR_RULES,
                   "then the mask mean), mean_keypoints, or mask_mean (paper Eq. 3).")
 flags.DEFINE_integer("seed", 0, "Random seed for data order and augmentation.")
 
+
+# --- model
+flags.DEFINE_enum("backbone", _M.backbone, BACKBONES, "Backbone network.")
+flags.DEFINE_string("backbone_weights", _M.backbone_weights,
+                    "imagenet (keras.applications, downloaded once into ~/.keras/models/), none, or a "
+                    "path to a weights file.")
+flags.DEFINE_integer("fusion_width", _M.fusion_width, "Channels of the fused feature maps and head units.")
+flags.DEFINE_integer("head_units", _M.head_units, "Residual bottleneck units in each head.")
+
+# --- loss weights (SPEC defaults)
+for _term in TERMS:
+    flags.DEFINE_float(f"loss_{_term}", getattr(_L, _term), f"Weight of the {_term} loss term (>= 0).")
+
+# --- training
+flags.DEFINE_string("model_dir", None, "Folder for checkpoints, TensorBoard logs and cf_tf_config.json.")
+flags.DEFINE_string("train_records", None, "TFRecord glob(s) to train on (comma-separated allowed).")
+flags.DEFINE_integer("train_steps", 1000, "Total optimizer steps (training resumes up to this count).")
+flags.DEFINE_integer("batch_size", 4, "Global batch size (split over replicas).")
+flags.DEFINE_float("learning_rate", 1e-5, "Peak Adam learning rate (paper: 1e-5).")
+flags.DEFINE_enum("lr_schedule", "constant", ("constant", "cosine"),
+                  "After warm-up: constant, or cosine decay to 0 at train_steps.")
+flags.DEFINE_integer("warmup_steps", 0, "Linear learning-rate warm-up, steps.")
+flags.DEFINE_bool("mixed_precision", False, "Train under the mixed_float16 policy with loss scaling (GPU).")
+flags.DEFINE_bool("jit_compile", False, "XLA-compile the train step.")
+flags.DEFINE_integer("checkpoint_every", 500, "Save a checkpoint every this many steps (and at the end).")
+flags.DEFINE_integer("keep_checkpoints", 3, "Checkpoints kept in model_dir.")
+flags.DEFINE_integer("summary_every", 50, "TensorBoard scalars every this many steps.")
+flags.DEFINE_integer("image_summary_every", 500, "TensorBoard images of predicted vs target maps every this many steps.")
+flags.DEFINE_integer("shuffle_buffer", 256, "Examples in the tf.data shuffle buffer.")
+
 FLAGS = flags.FLAGS
 
 
@@ -39,5 +73,21 @@ def data_config():
             seg_stride=FLAGS.seg_stride, radius=FLAGS.disk_radius, mid_scale=FLAGS.mid_scale,
             mask_scale=FLAGS.mask_scale, scale_min=FLAGS.scale_min, scale_max=FLAGS.scale_max,
             max_rotation=FLAGS.max_rotation, flip_prob=FLAGS.flip_prob, anchor_rule=FLAGS.anchor_rule)
+    except ValueError as e:
+        raise SystemExit(f"error: bad flag value: {e}") from None
+
+
+def model_config():
+    try:
+        return ModelConfig(backbone=FLAGS.backbone, backbone_weights=FLAGS.backbone_weights,
+                           pose_stride=FLAGS.pose_stride, seg_stride=FLAGS.seg_stride,
+                           fusion_width=FLAGS.fusion_width, head_units=FLAGS.head_units)
+    except ValueError as e:
+        raise SystemExit(f"error: bad flag value: {e}") from None
+
+
+def loss_weights():
+    try:
+        return LossWeights(**{t: getattr(FLAGS, f"loss_{t}") for t in TERMS})
     except ValueError as e:
         raise SystemExit(f"error: bad flag value: {e}") from None

@@ -42,3 +42,17 @@ def synth_data(tmp_path_factory):
     ann, images = out / "set" / "person_keypoints.json", out / "set" / "images"
     convert(str(ann), str(images), str(out / "synth"), num_shards=2, workers=1)
     return str(ann), str(images), str(out / "synth-*")
+
+
+def _two_logical_cpus():
+    """Two logical CPU devices, so distribution tests can run MirroredStrategy over them.
+
+    Must happen before TensorFlow initialises its devices, hence at conftest import."""
+    import tensorflow as tf
+
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(
+        cpu, [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()])
+
+
+_two_logical_cpus()

@@ -1,0 +1,66 @@
+"""Per-output losses, each normalised over the pixels where its target is defined (SPEC "Targets").
+
+Sigmoid BCE for SKFM, BHM and SFM (paper 3.1-3.3); L1 for KeyCentroid, mid-range and MaskCentroid
+(paper 3.2, Eq. 4). Every loss is returned as (sum, count) so that a distributed step can add both
+over replicas before dividing: the loss of a batch split over replicas then equals the loss of the
+whole batch on one device.
+"""
+
+import dataclasses
+
+import tensorflow as tf
+
+from cf_tf.keypoints import NUM_EDGES, NUM_KEYPOINTS
+
+
+@dataclasses.dataclass(frozen=True)
+class LossWeights:
+    """Weight of each term in the total loss (SPEC defaults)."""
+    skfm: float = 4.0
+    keycentroid: float = 1.0
+    mid_offsets: float = 0.4
+    bhm: float = 1.0
+    sfm: float = 2.0
+    maskcentroid: float = 1.0
+
+    def __post_init__(self):
+        for k, v in dataclasses.asdict(self).items():
+            if v < 0:
+                raise ValueError(f"loss weight {k} must be >= 0, got {v}")
+
+
+TERMS = tuple(f.name for f in dataclasses.fields(LossWeights))
+
+
+def _bce(logits, target, weight):
+    per_pixel = tf.nn.sigmoid_cross_entropy_with_logits(labels=target, logits=logits) * weight
+    return tf.reduce_sum(per_pixel), tf.reduce_sum(weight * tf.ones_like(per_pixel))
+
+
+def _l1(pred, target, weight, pairs):
+    """L1 over vectors: pred/target [..., 2P] and weight [..., P] (one weight per 2-vector)."""
+    shape = tf.concat([tf.shape(pred)[:-1], [pairs, 2]], 0)
+    err = tf.reduce_sum(tf.abs(tf.reshape(pred - target, shape)), axis=-1)
+    return tf.reduce_sum(err * weight), tf.reduce_sum(weight)
+
+
+def loss_sums(outputs, targets):
+    """{term: (sum, count)} for one (per-replica) batch; outputs and targets are [B, H, W, C] dicts."""
+    kp_w = targets["kp_weight"]
+    seg_w = targets["seg_weight"]
+    outputs = {k: tf.cast(v, tf.float32) for k, v in outputs.items()}
+    return {
+        "skfm": _bce(outputs["skfm"], targets["skfm"], kp_w),
+        "keycentroid": _l1(outputs["keycentroid"], targets["keycentroid"], targets["skfm"] * kp_w, NUM_KEYPOINTS),
+        "mid_offsets": _l1(outputs["mid_offsets"], targets["mid_offsets"], targets["mid_weight"] * kp_w, NUM_EDGES),
+        "bhm": _bce(outputs["bhm"], targets["bhm"], kp_w),
+        "sfm": _bce(outputs["sfm"], targets["sfm"], seg_w),
+        "maskcentroid": _l1(outputs["maskcentroid"], targets["maskcentroid"], targets["sfm"] * seg_w, 1),
+    }
+
+
+def combine(sums, weights):
+    """({term: mean loss}, weighted total) from {term: (sum, count)} (counts already all-reduced)."""
+    terms = {k: s / tf.maximum(c, 1.0) for k, (s, c) in sums.items()}
+    total = tf.add_n([getattr(weights, k) * terms[k] for k in TERMS])
+    return terms, total

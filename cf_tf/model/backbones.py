@@ -1,0 +1,83 @@
+"""Backbones returning the C2..C5 feature maps (strides 4, 8, 16, 32).
+
+resnet50 / resnet101 / resnet152 come from keras.applications (the paper uses ResNet); resnet_tiny
+is a small network of the same bottleneck units for CPU tests and the demo.
+"""
+
+import os
+
+import keras
+from keras import layers
+
+from cf_tf.model.blocks import batch_norm, bottleneck
+
+_KERAS_RESNETS = {
+    "resnet50": keras.applications.ResNet50,
+    "resnet101": keras.applications.ResNet101,
+    "resnet152": keras.applications.ResNet152,
+}
+BACKBONES = tuple(_KERAS_RESNETS) + ("resnet_tiny",)
+
+# resnet_tiny: (bottleneck filters, units) per stage C2..C5.
+_TINY_STAGES = ((16, 1), (32, 2), (48, 2), (64, 1))
+
+
+class BackboneError(ValueError):
+    """Unknown backbone, or weights that cannot be found or fetched."""
+
+
+def _stage_outputs(model):
+    """The last `convK_blockN_out` layer of each stage K = 2..5 of a keras.applications ResNet."""
+    last = {}
+    for layer in model.layers:
+        if layer.name.endswith("_out") and layer.name.startswith("conv"):
+            last[layer.name.split("_")[0]] = layer.output
+    return [last[f"conv{k}"] for k in (2, 3, 4, 5)]
+
+
+def _keras_resnet(name, image, weights):
+    if weights == "imagenet":
+        try:
+            base = _KERAS_RESNETS[name](include_top=False, weights="imagenet", input_tensor=image)
+        except Exception as e:  # keras raises a bare Exception on a failed download
+            raise BackboneError(
+                f"could not load ImageNet weights for {name} ({type(e).__name__}: {e}). They are "
+                f"downloaded once into ~/.keras/models/ ({name}_weights_tf_dim_ordering_tf_kernels_notop.h5): "
+                f"run once with internet access, or copy that file there, or pass "
+                f"--backbone_weights=PATH to a weights file, or --backbone_weights=none to train from scratch"
+            ) from None
+    else:
+        if weights is not None and not os.path.isfile(weights):
+            raise BackboneError(f"--backbone_weights={weights}: file not found")
+        base = _KERAS_RESNETS[name](include_top=False, weights=weights, input_tensor=image)
+    return _stage_outputs(base)
+
+
+def _tiny(image):
+    x = layers.ZeroPadding2D(3, name="tiny_stem_pad")(image)
+    x = layers.Conv2D(32, 7, strides=2, use_bias=False, name="tiny_stem_conv")(x)
+    x = batch_norm("tiny_stem_bn")(x)
+    x = layers.ReLU(name="tiny_stem_relu")(x)
+    x = layers.ZeroPadding2D(1, name="tiny_pool_pad")(x)
+    x = layers.MaxPooling2D(3, strides=2, name="tiny_pool")(x)
+    features = []
+    for stage, (filters, units) in enumerate(_TINY_STAGES, start=2):
+        for u in range(units):
+            stride = 2 if (u == 0 and stage > 2) else 1
+            x = bottleneck(x, filters, stride, name=f"tiny_c{stage}_u{u}")
+        features.append(x)
+    return features
+
+
+def backbone_features(name, image, weights=None):
+    """[C2, C3, C4, C5] for `image` (a Keras tensor, already preprocessed).
+
+    weights: None (random init), "imagenet" (keras.applications; needs internet once), or a file path.
+    """
+    if name == "resnet_tiny":
+        if weights is not None:
+            raise BackboneError("resnet_tiny has no pretrained weights: use --backbone_weights=none")
+        return _tiny(image)
+    if name not in _KERAS_RESNETS:
+        raise BackboneError(f"unknown backbone {name!r}; choose one of {', '.join(BACKBONES)}")
+    return _keras_resnet(name, image, weights)

@@ -1,0 +1,57 @@
+"""The residual bottleneck unit (He et al. 2016) that the paper builds both heads from, and the
+small layers the network needs. Used by resnet_tiny, the fusion neck and the heads alike."""
+
+import keras
+import tensorflow as tf
+from keras import layers
+
+
+def batch_norm(name):
+    """BatchNorm whose statistics are synchronised over replicas, so a batch split over devices
+    trains exactly like the whole batch on one device (small per-device batches, paper: 4)."""
+    return layers.BatchNormalization(synchronized=True, name=name)
+
+
+def bottleneck(x, filters, stride=1, name="unit"):
+    """ResNet v1 bottleneck: 1x1 (filters, stride) -> 3x3 (filters) -> 1x1 (4 filters) + shortcut.
+
+    The stride sits on the 1x1 convolutions, as in keras.applications' ResNets, so a strided unit
+    samples input cell 2i exactly and the cell-centre rule of cf_tf/keypoints.py holds for any size.
+    """
+    out_ch = 4 * filters
+    shortcut = x
+    if stride != 1 or x.shape[-1] != out_ch:
+        shortcut = layers.Conv2D(out_ch, 1, strides=stride, use_bias=False, name=f"{name}_proj")(x)
+        shortcut = batch_norm(f"{name}_proj_bn")(shortcut)
+    y = layers.Conv2D(filters, 1, strides=stride, use_bias=False, name=f"{name}_1x1a")(x)
+    y = batch_norm(f"{name}_bn1")(y)
+    y = layers.ReLU(name=f"{name}_relu1")(y)
+    y = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_3x3")(y)
+    y = batch_norm(f"{name}_bn2")(y)
+    y = layers.ReLU(name=f"{name}_relu2")(y)
+    y = layers.Conv2D(out_ch, 1, use_bias=False, name=f"{name}_1x1b")(y)
+    y = batch_norm(f"{name}_bn3")(y)
+    return layers.ReLU(name=f"{name}_out")(layers.Add(name=f"{name}_add")([shortcut, y]))
+
+
+@keras.saving.register_keras_serializable(package="cf_tf")
+class UpsampleAdd(layers.Layer):
+    """coarse (stride 2s) upsampled x2 by nearest neighbour, cropped to fine's size, added to fine.
+
+    With the 'same' grid convention (cell i covers input pixel s*i) the coarse grid has
+    ceil(n/2) cells, so x2 repetition then a crop lines the two grids up exactly.
+    """
+
+    def call(self, fine, coarse):
+        up = tf.repeat(tf.repeat(coarse, 2, axis=1), 2, axis=2)
+        shape = tf.shape(fine)
+        return fine + tf.cast(up[:, : shape[1], : shape[2]], fine.dtype)
+
+
+@keras.saving.register_keras_serializable(package="cf_tf")
+class CaffePreprocess(layers.Layer):
+    """RGB 0..255 -> BGR minus the ImageNet means: what keras.applications ResNets were trained on."""
+
+    def call(self, images):
+        mean = tf.constant([103.939, 116.779, 123.68], images.dtype)
+        return images[..., ::-1] - mean

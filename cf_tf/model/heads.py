@@ -1,0 +1,39 @@
+"""Pose and segmentation heads: residual bottleneck units (paper Fig. 2), then 1x1 output convs.
+
+Pose head (stride 8): SKFM logits (17), KeyCentroid offsets (34, units of R), mid-range offsets
+(64, units of mid_scale), BHM logits (1). Segmentation head (stride 4): SFM logits (1),
+MaskCentroid offsets (2, units of mask_scale). Outputs are float32 under mixed precision.
+"""
+
+import keras
+from keras import layers
+
+from cf_tf.keypoints import NUM_EDGES, NUM_KEYPOINTS
+from cf_tf.model.blocks import bottleneck
+
+POSE_OUTPUTS = {"skfm": NUM_KEYPOINTS, "keycentroid": 2 * NUM_KEYPOINTS, "mid_offsets": 2 * NUM_EDGES, "bhm": 1}
+SEG_OUTPUTS = {"sfm": 1, "maskcentroid": 2}
+LOGIT_OUTPUTS = ("skfm", "bhm", "sfm")
+# Logit bias start: sigmoid(-2.2) ~ 0.1, near the share of positive pixels, so early BCE is not swamped.
+_PRIOR_BIAS = -2.2
+
+
+def _head(x, outputs, units, name):
+    width = x.shape[-1]
+    for u in range(units):
+        x = bottleneck(x, width // 4, name=f"{name}_u{u}")
+    result = {}
+    for key, channels in outputs.items():
+        bias = keras.initializers.Constant(_PRIOR_BIAS if key in LOGIT_OUTPUTS else 0.0)
+        result[key] = layers.Conv2D(channels, 1, bias_initializer=bias, dtype="float32", name=key)(x)
+    return result
+
+
+def pose_head(features, units):
+    """SKFM, KeyCentroid, mid-range offsets and BHM from the pose-stride features."""
+    return _head(features, POSE_OUTPUTS, units, "pose")
+
+
+def seg_head(features, units):
+    """SFM and MaskCentroid from the seg-stride features."""
+    return _head(features, SEG_OUTPUTS, units, "seg")

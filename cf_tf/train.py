@@ -1,0 +1,247 @@
+r"""Training: a custom loop (no model.fit) under a tf.distribute strategy.
+
+  python -m cf_tf.train --flagfile=experiments/r101.flags [--model_dir=D] [--train_records=GLOB] [--train_steps=N]
+
+MirroredStrategy over the visible GPUs (one device or the CPU works the same);
+MultiWorkerMirroredStrategy when TF_CONFIG is set. Checkpoints (tf.train.CheckpointManager) every
+--checkpoint_every steps, at the end and on Ctrl-C; training resumes from the latest checkpoint in
+--model_dir. TensorBoard scalars for every loss term and the learning rate, images of predicted vs
+target maps. A NaN/Inf loss stops training and keeps the last good checkpoint.
+"""
+
+import json
+import math
+import os
+import sys
+import time
+
+import keras
+import tensorflow as tf
+from absl import app
+
+from cf_tf import config as cf_config
+from cf_tf import flags as cf_flags
+from cf_tf import losses
+from cf_tf.data import pipeline
+from cf_tf.model import backbones
+from cf_tf.model.centerfocus import build_model
+from cf_tf.progress import Progress
+
+
+class TrainingError(RuntimeError):
+    """Training cannot start or go on; the message says why."""
+
+
+class WarmupSchedule(keras.optimizers.schedules.LearningRateSchedule):
+    """Linear warm-up to the peak rate, then constant or cosine decay to 0 at total_steps."""
+
+    def __init__(self, peak, warmup_steps, total_steps, decay):
+        self.peak, self.warmup, self.total, self.decay = peak, warmup_steps, total_steps, decay
+
+    def __call__(self, step):
+        step = tf.cast(step, tf.float32)
+        warm = tf.minimum(1.0, (step + 1.0) / max(self.warmup, 1))
+        if self.decay == "cosine":
+            frac = tf.clip_by_value((step - self.warmup) / max(self.total - self.warmup, 1), 0.0, 1.0)
+            return self.peak * warm * 0.5 * (1.0 + tf.cos(math.pi * frac))
+        return self.peak * warm
+
+    def get_config(self):
+        return {"peak": self.peak, "warmup_steps": self.warmup, "total_steps": self.total, "decay": self.decay}
+
+
+def make_strategy():
+    """MultiWorkerMirroredStrategy under TF_CONFIG, else MirroredStrategy over the local devices."""
+    if os.environ.get("TF_CONFIG"):
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    gpus = tf.config.list_logical_devices("GPU")
+    return tf.distribute.MirroredStrategy([d.name for d in gpus] or None)
+
+
+def _is_chief(strategy):
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.task_type:
+        return True
+    return resolver.task_type == "chief" or (resolver.task_type == "worker" and resolver.task_id == 0
+                                             and "chief" not in resolver.cluster_spec().as_dict())
+
+
+def build(model_cfg, train_cfg, strategy):
+    """(model, optimizer) built inside the strategy scope, optimizer variables created (SPEC pitfall)."""
+    if train_cfg.mixed_precision:
+        keras.mixed_precision.set_global_policy("mixed_float16")
+    with strategy.scope():
+        model = build_model(model_cfg)
+        schedule = WarmupSchedule(train_cfg.learning_rate, train_cfg.warmup_steps,
+                                  train_cfg.train_steps, train_cfg.lr_schedule)
+        optimizer = keras.optimizers.Adam(learning_rate=schedule)
+        if train_cfg.mixed_precision:
+            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+        optimizer.build(model.trainable_variables)
+    return model, optimizer
+
+
+def make_train_step(model, optimizer, strategy, weights, jit_compile=False):
+    """A tf.function (images, targets) -> (total loss, {term: loss}) over the global batch."""
+
+    def replica_step(images, targets):
+        with tf.GradientTape() as tape:
+            outputs = model(images, training=True)
+            sums = losses.loss_sums(outputs, targets)
+            # Normalise by the global count of defined pixels so that replicas add up exactly.
+            counts = tf.distribute.get_replica_context().all_reduce(
+                "sum", [c for _, c in sums.values()])
+            sums = {k: (s, c) for (k, (s, _)), c in zip(sums.items(), counts)}
+            terms, total = losses.combine(sums, weights)
+            scaled = optimizer.scale_loss(total)  # identity unless mixed precision
+        grads = tape.gradient(scaled, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        return total, terms
+
+    replica_fn = tf.function(replica_step, jit_compile=jit_compile) if jit_compile else replica_step
+
+    @tf.function
+    def step(images, targets):
+        total, terms = strategy.run(replica_fn, args=(images, targets))
+        reduce = lambda x: strategy.reduce(tf.distribute.ReduceOp.SUM, x, axis=None)  # noqa: E731
+        return reduce(total), {k: reduce(v) for k, v in terms.items()}
+
+    return step
+
+
+def _image_summaries(model, images, targets, step):
+    outputs = model(images[:1], training=False)
+    pairs = {
+        "skfm": (tf.reduce_max(tf.sigmoid(outputs["skfm"]), -1, keepdims=True),
+                 tf.reduce_max(targets["skfm"][:1], -1, keepdims=True)),
+        "bhm": (tf.sigmoid(outputs["bhm"]), targets["bhm"][:1]),
+        "sfm": (tf.sigmoid(outputs["sfm"]), targets["sfm"][:1]),
+    }
+    tf.summary.image("input", tf.cast(images[:1], tf.uint8), step=step)
+    for name, (pred, target) in pairs.items():
+        tf.summary.image(f"{name}/predicted_vs_target",
+                         tf.concat([tf.cast(pred, tf.float32), tf.cast(target, tf.float32)], axis=2), step=step)
+
+
+def restore_or_init(manager, checkpoint):
+    """Restores the latest checkpoint, if any; a corrupt one raises TrainingError naming it."""
+    latest = manager.latest_checkpoint
+    if latest is None:
+        return None
+    try:
+        checkpoint.restore(latest).assert_existing_objects_matched()
+    except Exception as e:  # a damaged file fails in many ways (OpError, IndexError, ...)
+        raise TrainingError(f"checkpoint {latest} is corrupt or from another model "
+                            f"({type(e).__name__}: {str(e).splitlines()[0][:300]}); delete it or use "
+                            f"another --model_dir") from None
+    return latest
+
+
+def train(model_dir, records, data_cfg, model_cfg, train_cfg, weights=losses.LossWeights(),
+          strategy=None, log=print):
+    """Trains to train_cfg.train_steps, resuming from model_dir; returns a summary dict."""
+    strategy = strategy or make_strategy()
+    replicas = strategy.num_replicas_in_sync
+    if train_cfg.batch_size % replicas:
+        raise TrainingError(f"--batch_size={train_cfg.batch_size} is not divisible by the {replicas} replicas")
+    if data_cfg.pose_stride != model_cfg.pose_stride or data_cfg.seg_stride != model_cfg.seg_stride:
+        raise TrainingError("data and model strides disagree")
+    try:
+        dataset = pipeline.train_dataset(records, data_cfg, train_cfg.batch_size, train_cfg.seed,
+                                         train_cfg.shuffle_buffer)
+    except pipeline.RecordsNotFoundError as e:
+        raise TrainingError(str(e)) from None
+    saved = os.path.join(model_dir, cf_config.RUN_CONFIG)
+    if os.path.isfile(saved):
+        prev_model, _ = cf_config.load_run_config(model_dir)
+        if prev_model != model_cfg:
+            raise TrainingError(f"{model_dir} holds a model built as {prev_model}, but the flags ask for "
+                                f"{model_cfg}: use another --model_dir")
+    try:
+        model, optimizer = build(model_cfg, train_cfg, strategy)
+    except backbones.BackboneError as e:
+        raise TrainingError(str(e)) from None
+    chief = _is_chief(strategy)
+    ckpt_dir = os.path.join(model_dir, "checkpoints") if chief else os.path.join(
+        model_dir, f"worker_tmp_{strategy.cluster_resolver.task_id}")
+    checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)
+    manager = tf.train.CheckpointManager(checkpoint, ckpt_dir, max_to_keep=train_cfg.keep_checkpoints)
+    restored = restore_or_init(manager, checkpoint)
+    if chief:
+        cf_config.save_run_config(model_dir, model_cfg, data_cfg)
+    start = int(optimizer.iterations.numpy())
+    if restored:
+        log(f"resumed from {restored} at step {start}")
+    writer = tf.summary.create_file_writer(os.path.join(model_dir, "train")) if chief else tf.summary.create_noop_writer()
+    step_fn = make_train_step(model, optimizer, strategy, weights, train_cfg.jit_compile)
+    iterator = iter(strategy.experimental_distribute_dataset(dataset))
+    lr = optimizer.learning_rate if not train_cfg.mixed_precision else optimizer.inner_optimizer.learning_rate
+    first_total = last_total = None
+    last_terms = {}
+    bar = Progress(max(train_cfg.train_steps - start, 0), "train", unit="step")
+    step = saved_step = start
+    t0 = time.perf_counter()
+    try:
+        with writer.as_default():
+            while step < train_cfg.train_steps:
+                images, targets = next(iterator)
+                total, terms = step_fn(images, targets)
+                total_v = float(total)
+                if not math.isfinite(total_v):
+                    raise TrainingError(
+                        f"loss is {total_v} at step {step + 1} (terms: "
+                        f"{ {k: float(v) for k, v in terms.items()} }); stopped without saving, the last good "
+                        f"checkpoint is {manager.latest_checkpoint}. Lower --learning_rate or check the data.")
+                step += 1
+                first_total = total_v if first_total is None else first_total
+                last_total, last_terms = total_v, {k: float(v) for k, v in terms.items()}
+                ips = (step - start) * train_cfg.batch_size / (time.perf_counter() - t0)
+                bar.update(loss=total_v, img_per_s=ips)
+                if step % train_cfg.summary_every == 0 or step == train_cfg.train_steps:
+                    tf.summary.scalar("loss/total", total_v, step=step)
+                    for k, v in last_terms.items():
+                        tf.summary.scalar(f"loss/{k}", v, step=step)
+                    tf.summary.scalar("learning_rate", float(lr), step=step)
+                    tf.summary.scalar("images_per_second", ips, step=step)
+                if step % train_cfg.image_summary_every == 0:
+                    _image_summaries(model, images if replicas == 1 else strategy.experimental_local_results(images)[0],
+                                     targets if replicas == 1 else strategy.experimental_local_results(targets)[0],
+                                     step)
+                if step % train_cfg.checkpoint_every == 0:
+                    manager.save(checkpoint_number=step)
+                    saved_step = step
+    except KeyboardInterrupt:
+        manager.save(checkpoint_number=step)
+        bar.close()
+        raise TrainingError(f"interrupted at step {step}; saved {manager.latest_checkpoint}") from None
+    bar.close()
+    if step != saved_step:
+        manager.save(checkpoint_number=step)
+    elapsed = time.perf_counter() - t0
+    result = {"step": step, "first_loss": first_total, "last_loss": last_total, "terms": last_terms,
+              "steps_per_s": (step - start) / elapsed if step > start else 0.0,
+              "checkpoint": manager.latest_checkpoint}
+    return result
+
+
+def main(argv):
+    del argv
+    f = cf_flags.FLAGS
+    if not f.model_dir or not f.train_records:
+        sys.exit("error: --model_dir and --train_records are required")
+    data_cfg, model_cfg, weights = cf_flags.data_config(), cf_flags.model_config(), cf_flags.loss_weights()
+    try:
+        train_cfg = cf_config.TrainConfig(
+            train_steps=f.train_steps, batch_size=f.batch_size, learning_rate=f.learning_rate,
+            lr_schedule=f.lr_schedule, warmup_steps=f.warmup_steps, mixed_precision=f.mixed_precision,
+            jit_compile=f.jit_compile, checkpoint_every=f.checkpoint_every, keep_checkpoints=f.keep_checkpoints,
+            summary_every=f.summary_every, image_summary_every=f.image_summary_every,
+            shuffle_buffer=f.shuffle_buffer, seed=f.seed)
+        result = train(f.model_dir, f.train_records, data_cfg, model_cfg, train_cfg, weights)
+    except (ValueError, TrainingError) as e:
+        sys.exit(f"error: {e}")
+    print(json.dumps({k: v for k, v in result.items() if k != "terms"}))
+
+
+if __name__ == "__main__":
+    app.run(main)

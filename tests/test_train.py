@@ -1,0 +1,142 @@
+"""Training: overfitting one batch, distribution equals one device, resume, and clear failures."""
+
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from cf_tf import losses, train
+from cf_tf.config import DataConfig, ModelConfig, TrainConfig
+from cf_tf.data import pipeline
+from conftest import REPO
+
+DATA = DataConfig(crop_size=129)
+TINY = ModelConfig(backbone="resnet_tiny", fusion_width=32, head_units=1)
+
+
+@pytest.fixture(scope="module")
+def batch(synth_data):
+    """One fixed batch of 2 real (synthetic-image) examples with their targets."""
+    _, _, pattern = synth_data
+    return next(iter(pipeline.train_dataset(pattern, DATA, batch_size=2, seed=3)))
+
+
+def _single_device():
+    return tf.distribute.OneDeviceStrategy("/cpu:0")
+
+
+def test_overfitting_one_batch_drives_every_loss_term_down(batch):
+    keras.utils.set_random_seed(1)
+    strategy = _single_device()
+    model, optimizer = train.build(TINY, TrainConfig(learning_rate=2e-3), strategy)
+    step = train.make_train_step(model, optimizer, strategy, losses.LossWeights())
+    images, targets = batch
+    first_total, first_terms = step(images, targets)
+    for _ in range(250):
+        total, terms = step(images, targets)
+    assert float(total) < float(first_total) / 5.0, (float(first_total), float(total))
+    for k in losses.TERMS:
+        assert float(terms[k]) < float(first_terms[k]), k
+
+
+def _replica_pair(seed):
+    """The same tiny model on one device and mirrored over two logical CPUs."""
+    keras.utils.set_random_seed(seed)
+    one = _single_device()
+    two = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    assert two.num_replicas_in_sync == 2
+    model1, opt1 = train.build(TINY, TrainConfig(learning_rate=1e-3), one)
+    model2, opt2 = train.build(TINY, TrainConfig(learning_rate=1e-3), two)
+    model2.set_weights(model1.get_weights())
+    return (one, model1, opt1), (two, model2, opt2)
+
+
+def _distributed(strategy, images, targets):
+    return next(iter(strategy.experimental_distribute_dataset(tf.data.Dataset.from_tensors((images, targets)))))
+
+
+def test_two_replicas_give_the_same_loss_as_one_device(batch):
+    images, targets = batch
+    (one, model1, opt1), (two, model2, opt2) = _replica_pair(2)
+    t1, terms1 = train.make_train_step(model1, opt1, one, losses.LossWeights())(images, targets)
+    t2, terms2 = train.make_train_step(model2, opt2, two, losses.LossWeights())(*_distributed(two, images, targets))
+    np.testing.assert_allclose(float(t2), float(t1), rtol=1e-5)
+    for k in losses.TERMS:
+        np.testing.assert_allclose(float(terms2[k]), float(terms1[k]), rtol=1e-5)
+
+
+def test_two_replicas_apply_the_same_gradient_as_one_device(batch):
+    """With plain SGD the update is linear in the gradient, so a wrong replica sum would show."""
+    images, targets = batch
+    (one, model1, _), (two, model2, _) = _replica_pair(3)
+    with one.scope():
+        sgd1 = keras.optimizers.SGD(0.05)
+        sgd1.build(model1.trainable_variables)
+    with two.scope():
+        sgd2 = keras.optimizers.SGD(0.05)
+        sgd2.build(model2.trainable_variables)
+    before = [v.numpy() for v in model1.trainable_variables]
+    train.make_train_step(model1, sgd1, one, losses.LossWeights())(images, targets)
+    train.make_train_step(model2, sgd2, two, losses.LossWeights())(*_distributed(two, images, targets))
+    moved = 0
+    for v0, v1, v2 in zip(before, model1.trainable_variables, model2.trainable_variables):
+        d1, d2 = v1.numpy() - v0, v2.numpy() - v0
+        # float32 sums in another order differ slightly; a halved or doubled gradient differs by 50-100 %
+        assert np.linalg.norm(d2 - d1) <= 0.02 * np.linalg.norm(d1) + 1e-7, v1.path
+        moved += np.abs(d1).sum() > 0
+    assert moved > len(before) // 2
+
+
+def _weights(model_dir):
+    model, optimizer = train.build(TINY, TrainConfig(), _single_device())
+    ckpt = tf.train.Checkpoint(model=model, optimizer=optimizer)
+    ckpt.restore(tf.train.latest_checkpoint(os.path.join(model_dir, "checkpoints"))).expect_partial()
+    return int(optimizer.iterations.numpy()), model.get_weights()
+
+
+def test_resume_continues_from_the_saved_step_and_weights(synth_data, tmp_path):
+    _, _, pattern = synth_data
+    cfg = TrainConfig(train_steps=4, batch_size=2, learning_rate=1e-3, checkpoint_every=100, summary_every=2,
+                      image_summary_every=2)
+    first = train.train(str(tmp_path), pattern, DATA, TINY, cfg, strategy=_single_device(), log=lambda m: None)
+    assert first["step"] == 4 and first["checkpoint"].endswith("ckpt-4")
+    step, saved = _weights(str(tmp_path))
+    assert step == 4
+    logs = []
+    second = train.train(str(tmp_path), pattern, DATA, TINY, TrainConfig(**{**cfg.__dict__, "train_steps": 8}),
+                         strategy=_single_device(), log=logs.append)
+    assert second["step"] == 8 and any("resumed" in m and "step 4" in m for m in logs)
+    step8, after = _weights(str(tmp_path))
+    assert step8 == 8
+    assert any(not np.array_equal(a, b) for a, b in zip(saved, after))
+    assert os.listdir(tmp_path / "train"), "TensorBoard events were written"
+
+
+def test_bad_inputs_stop_with_clear_messages(synth_data, tmp_path):
+    _, _, pattern = synth_data
+    cfg = TrainConfig(train_steps=2, batch_size=2)
+    with pytest.raises(train.TrainingError, match="no TFRecord file matches"):
+        train.train(str(tmp_path / "a"), str(tmp_path / "none-*"), DATA, TINY, cfg, strategy=_single_device())
+    with pytest.raises(ValueError, match="learning_rate must be > 0"):
+        TrainConfig(learning_rate=-1e-5)
+    with pytest.raises(train.TrainingError, match="unknown backbone"):
+        train.train(str(tmp_path / "b"), pattern, DATA, ModelConfig(backbone="vgg"), cfg, strategy=_single_device())
+    good = tmp_path / "c"
+    train.train(str(good), pattern, DATA, TINY, cfg, strategy=_single_device())
+    for name in os.listdir(good / "checkpoints"):
+        if ".data-" in name:
+            (good / "checkpoints" / name).write_bytes(b"\0garbage" * 10)
+    with pytest.raises(train.TrainingError, match="corrupt"):
+        train.train(str(good), pattern, DATA, TINY, TrainConfig(train_steps=4, batch_size=2),
+                    strategy=_single_device())
+
+
+def test_command_line_reports_missing_records(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "cf_tf.train", "--flagfile=experiments/tiny.flags", f"--model_dir={tmp_path}",
+         f"--train_records={tmp_path}/missing-*"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode != 0 and "no TFRecord file matches" in proc.stderr
