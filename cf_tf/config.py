@@ -10,6 +10,8 @@ import os
 
 from cf_tf.keypoints import DISK_RADIUS, POSE_STRIDES, SEG_STRIDES
 
+ANCHOR_RULES = ("right_shoulder", "mean_keypoints", "mask_mean")
+
 
 @dataclasses.dataclass(frozen=True)
 class DataConfig:
@@ -42,8 +44,6 @@ class DataConfig:
         if self.radius <= 0 or self.mid_scale <= 0 or self.mask_scale <= 0:
             raise ValueError("radius, mid_scale and mask_scale must be > 0")
 
-
-ANCHOR_RULES = ("right_shoulder", "mean_keypoints", "mask_mean")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,3 +114,55 @@ def load_run_config(model_dir):
     with open(path) as f:
         saved = json.load(f)
     return ModelConfig(**saved["model"]), DataConfig(**saved["data"])
+
+
+@dataclasses.dataclass(frozen=True)
+class DecodeConfig:
+    """Knobs of the graph-mode decoder (SPEC "Decoding"); lengths in input pixels unless named."""
+    pose_stride: int = 8
+    seg_stride: int = 4
+    radius: float = DISK_RADIUS
+    mid_scale: float = 64.0
+    mask_scale: float = 64.0
+    hough_stride: int = 2              # Hough map cell, input pixels
+    pgo: bool = True                   # point-wise Gaussian optimisation (paper 3.1)
+    hvk_sigma: float = 0.3             # PGO sigma of elbows/wrists/knees/ankles, pose-stride cells
+    lvk_sigma: float = 0.75            # PGO sigma of the other keypoints, pose-stride cells
+    peak_threshold: float = 0.05       # smallest Hough score of a candidate
+    max_candidates: int = 40           # top-k candidates per keypoint
+    bhm_rescoring: bool = True         # keypoint score = geometric mean with the BHM probability
+    refine_steps: int = 2              # KeyCentroid refinements of each grown keypoint
+    nms_radius: float = 10.0           # a candidate this close to a found person's same keypoint is dropped
+    oks_nms: float = 0.7               # people overlapping a better one with OKS above this are dropped
+    merge_radius: float = 12.0         # fragments whose MaskCentroid anchors agree within this are one person
+    max_people: int = 30
+    min_person_score: float = 0.01
+    sfm_threshold: float = 0.5         # paper A.1
+    anchor_rule: str = "right_shoulder"
+    anchor_min_score: float = 0.1      # a decoded keypoint counts for the anchor rule above this score
+    mask_clustering: str = "graph"     # graph (histogram peaks, in the SavedModel) | dbscan (eager reference)
+    cluster_radius: float = 8.0        # embeddings this close to a person's centroid are that person's
+    cluster_bin: int = 4               # histogram bin of the graph-mode clustering, input pixels
+    min_cluster_pixels: float = 6.0    # seg cells a mask-only cluster needs
+    mask_max_distance: float = 48.0    # pixels whose embedding is farther from every centroid stay unassigned
+    mask_only_score: float = 0.5       # score of a mask-only person = this x its mean SFM probability
+    igo_sigma: float = 0.1             # instance-wise Gaussian optimisation, seg-stride cells (0 = off)
+
+    def __post_init__(self):
+        if self.pose_stride not in POSE_STRIDES or self.seg_stride not in SEG_STRIDES:
+            raise ValueError(f"strides must be in {POSE_STRIDES} / {SEG_STRIDES}")
+        if self.hough_stride < 1 or self.max_candidates < 1 or self.max_people < 1 or self.refine_steps < 0:
+            raise ValueError("hough_stride, max_candidates, max_people must be >= 1, refine_steps >= 0")
+        if min(self.hvk_sigma, self.lvk_sigma, self.igo_sigma, self.nms_radius, self.cluster_radius) < 0:
+            raise ValueError("sigmas and radii must be >= 0")
+        if self.mask_clustering not in ("graph", "dbscan"):
+            raise ValueError(f"mask_clustering must be graph or dbscan, got {self.mask_clustering!r}")
+        if self.anchor_rule not in ANCHOR_RULES:
+            raise ValueError(f"anchor_rule must be one of {ANCHOR_RULES}, got {self.anchor_rule!r}")
+
+    @classmethod
+    def matching(cls, data_cfg, **overrides):
+        """The decoder for outputs built with `data_cfg` (strides, R and offset units agree)."""
+        return cls(pose_stride=data_cfg.pose_stride, seg_stride=data_cfg.seg_stride, radius=data_cfg.radius,
+                   mid_scale=data_cfg.mid_scale, mask_scale=data_cfg.mask_scale,
+                   anchor_rule=data_cfg.anchor_rule, **overrides)

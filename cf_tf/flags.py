@@ -6,7 +6,7 @@ library itself never reads flags.
 
 from absl import flags
 
-from cf_tf.config import ANCHOR_RULES, DataConfig, ModelConfig
+from cf_tf.config import ANCHOR_RULES, DataConfig, DecodeConfig, ModelConfig
 from cf_tf.losses import TERMS, LossWeights
 from cf_tf.model.backbones import BACKBONES
 
@@ -62,6 +62,43 @@ flags.DEFINE_integer("summary_every", 50, "TensorBoard scalars every this many s
 flags.DEFINE_integer("image_summary_every", 500, "TensorBoard images of predicted vs target maps every this many steps.")
 flags.DEFINE_integer("shuffle_buffer", 256, "Examples in the tf.data shuffle buffer.")
 
+# --- decoding (SPEC "Decoding"); strides, R, offset units and anchor rule come from the data flags
+_DECODE_HELP = {
+    "hough_stride": "Hough map cell size, input pixels.",
+    "pgo": "Point-wise Gaussian optimisation of the Hough maps (paper 3.1); off = 3x3 sum.",
+    "hvk_sigma": "PGO sigma of elbows, wrists, knees, ankles, in pose-stride cells (paper: [0.1, 0.5)).",
+    "lvk_sigma": "PGO sigma of the other keypoints, in pose-stride cells (paper: [0.5, 1.0)).",
+    "peak_threshold": "Smallest Hough score (Gaussian-weighted vote mass, ~1 for a sure keypoint) of a candidate.",
+    "max_candidates": "Candidates kept per keypoint type.",
+    "bhm_rescoring": "Keypoint score = geometric mean of Hough score and BHM probability (paper 3.2).",
+    "refine_steps": "KeyCentroid refinements of each keypoint grown along a mid-range offset.",
+    "nms_radius": "A candidate this close (input pixels) to the same keypoint of a found person is dropped.",
+    "oks_nms": "People whose OKS with a better person exceeds this are dropped.",
+    "merge_radius": "Skeleton fragments whose MaskCentroid anchors agree within this many input pixels merge.",
+    "max_people": "Most people per image (fixed size of every output).",
+    "min_person_score": "People with a lower mean keypoint score are dropped.",
+    "sfm_threshold": "SFM probability at which a cell is foreground (paper A.1: 0.5).",
+    "anchor_min_score": "A decoded keypoint counts for the MaskCentroid anchor rule above this score.",
+    "mask_clustering": "graph (histogram peaks, in the SavedModel) or dbscan (eager scikit-learn reference).",
+    "cluster_radius": "Embeddings this close (input pixels) to a person's anchor belong to that person.",
+    "cluster_bin": "Histogram bin of the graph-mode density clustering, input pixels (integer).",
+    "min_cluster_pixels": "Seg cells a mask-only cluster needs.",
+    "mask_max_distance": "Cells whose embedding is farther (input pixels) from every centroid stay unassigned.",
+    "mask_only_score": "Score of a person found by mask clustering alone = this x its mean SFM probability.",
+    "igo_sigma": "Instance-wise Gaussian optimisation sigma, seg-stride cells (paper sweeps 0.1-0.5; 0 = off).",
+}
+_DC = DecodeConfig()
+for _name, _help in _DECODE_HELP.items():
+    _default = getattr(_DC, _name)
+    if isinstance(_default, bool):
+        flags.DEFINE_bool(_name, _default, _help)
+    elif isinstance(_default, int):
+        flags.DEFINE_integer(_name, _default, _help)
+    elif isinstance(_default, float):
+        flags.DEFINE_float(_name, _default, _help)
+    else:
+        flags.DEFINE_string(_name, _default, _help)
+
 FLAGS = flags.FLAGS
 
 
@@ -89,5 +126,13 @@ def model_config():
 def loss_weights():
     try:
         return LossWeights(**{t: getattr(FLAGS, f"loss_{t}") for t in TERMS})
+    except ValueError as e:
+        raise SystemExit(f"error: bad flag value: {e}") from None
+
+
+def decode_config(data_cfg):
+    """DecodeConfig for outputs made with data_cfg, with the decoding flags applied."""
+    try:
+        return DecodeConfig.matching(data_cfg, **{n: getattr(FLAGS, n) for n in _DECODE_HELP})
     except ValueError as e:
         raise SystemExit(f"error: bad flag value: {e}") from None

@@ -69,9 +69,14 @@ def grid_size(size, stride):
     return (size + stride - 1) // stride
 
 
-def grid_centres(height, width, stride):
-    """float32 [H', W', 2] tensor of the (x, y) input-pixel centres of each output cell."""
-    ys = tf.cast(tf.range(grid_size(height, stride)) * stride, tf.float32) + 0.5
-    xs = tf.cast(tf.range(grid_size(width, stride)) * stride, tf.float32) + 0.5
+def cell_centres(rows, cols, stride):
+    """float32 [rows, cols, 2] tensor of the (x, y) input-pixel centres of a grid's cells."""
+    ys = tf.cast(tf.range(rows) * stride, tf.float32) + 0.5
+    xs = tf.cast(tf.range(cols) * stride, tf.float32) + 0.5
     gx, gy = tf.meshgrid(xs, ys)
     return tf.stack([gx, gy], axis=-1)
+
+
+def grid_centres(height, width, stride):
+    """Cell centres of the output grid of an input of height x width pixels."""
+    return cell_centres(grid_size(height, stride), grid_size(width, stride), stride)

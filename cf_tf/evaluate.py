@@ -1,0 +1,169 @@
+r"""COCO evaluation of keypoints and masks (pycocotools COCOeval), for a model or for the oracle.
+
+  python -m cf_tf.evaluate (--model_dir=D | --saved_model=D) --annotations=A.json --images=DIR [--output_dir=D]
+  python -m cf_tf.evaluate --oracle --annotations=A.json --images=DIR
+
+Writes keypoints_results.json and segm_results.json (COCO results format, RLE masks, real scores)
+to --output_dir, prints the standard COCOeval tables and ends with one JSON line:
+{"keypoints": {"AP": .., "AP50": .., "AP75": .., "APM": .., "APL": .., "AR": ..}, "segm": {...}, "images": N}.
+
+--oracle builds targets from the ground truth with the training code (no augmentation, the inference
+resize), turns them into perfect network outputs and decodes them with the same decoder: the
+ceiling of representation + decoder. An image that cannot be read is reported and skipped.
+"""
+
+import contextlib
+import io
+import json
+import os
+import sys
+
+import cv2
+import numpy as np
+import tensorflow as tf
+from absl import app, flags
+from pycocotools.coco import COCO
+
+from cf_tf import coco as cf_coco
+from cf_tf import flags as cf_flags
+from cf_tf.data import annotations as coco_ann
+from cf_tf.data import parser, schema
+from cf_tf.inference import Predictor, restore_model
+from cf_tf.oracle import perfect_outputs
+from cf_tf.postprocess import dbscan_ref
+from cf_tf.postprocess.decode import decode_image
+from cf_tf.progress import Progress
+
+flags.DEFINE_string("saved_model", None, "Evaluate this exported SavedModel (python -m cf_tf.export).")
+flags.DEFINE_bool("oracle", False, "Evaluate perfect outputs built from the ground truth (no model).")
+flags.DEFINE_string("annotations", None, "COCO-format person-keypoints JSON of the evaluation set.")
+flags.DEFINE_string("images", None, "Folder of the evaluation images.")
+flags.DEFINE_string("output_dir", None, "Where the results JSONs go (default: a temporary folder).")
+flags.DEFINE_integer("max_images", 0, "Evaluate only the first N images (0 = all).")
+
+FLAGS = flags.FLAGS
+
+
+class EvaluationError(RuntimeError):
+    """Evaluation cannot run; the message says why."""
+
+
+def read_image(path):
+    """uint8 RGB [H, W, 3] or None if the file is missing or not a readable image."""
+    if not os.path.isfile(path):
+        return None
+    data = np.fromfile(path, np.uint8)
+    img = cv2.imdecode(data, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION) if data.size else None
+    return None if img is None else cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
+def oracle_runner(data_cfg, decode_cfg):
+    """(image info, annotations, image dir) -> decoded numpy dict, from perfect outputs."""
+    from data_prep.coco_to_tfrecord import convert_image
+
+    def decode(targets, scale, height, width, cluster_fn=None):
+        return decode_image(perfect_outputs(targets), scale, height, width, data_cfg.input_size, decode_cfg,
+                            cluster_fn)
+
+    compiled = tf.function(decode)
+
+    def run(img, anns, image_dir):
+        serialized, _ = convert_image((img, anns, image_dir))
+        f = parser.parse_inference(schema.decode(serialized), data_cfg, with_targets=True)
+        args = (f["targets"], f["scale"], f["height"], f["width"])
+        if decode_cfg.mask_clustering == "dbscan":
+            out = decode(*args, cluster_fn=lambda e, free: dbscan_ref.cluster_centroids(e, free, decode_cfg))
+        else:
+            out = compiled(*args)
+        return {k: v.numpy() for k, v in out.items()}
+
+    return run
+
+
+def model_runner(predict_fn):
+    def run(img, anns, image_dir):
+        image = read_image(os.path.join(image_dir, img["file_name"]))
+        if image is None:
+            raise EvaluationError(f"{img['file_name']}: missing or unreadable image")
+        return {k: v.numpy()[0] for k, v in predict_fn(tf.constant(image[None])).items()}
+
+    return run
+
+
+def evaluate(annotations, image_dir, run, output_dir, max_images=0, log=print):
+    """Runs `run` over every image, writes the results JSONs, returns the summary dict."""
+    try:
+        data, cat_id = coco_ann.load_person_keypoints(annotations)
+    except coco_ann.AnnotationError as e:
+        raise EvaluationError(str(e)) from None
+    by_image = coco_ann.person_annotations_by_image(data, cat_id)
+    images = data["images"][:max_images] if max_images else data["images"]
+    kp_results, segm_results, done = [], [], []
+    bar = Progress(len(images), "evaluate", unit="img")
+    for img in images:
+        try:
+            decoded = run(img, by_image[img["id"]], image_dir)
+        except Exception as e:  # one bad image must not end the evaluation: report it and go on
+            log(f"skipped image {img['id']} ({img['file_name']}): {type(e).__name__}: {str(e)[:200]}")
+            bar.update()
+            continue
+        kp, segm = cf_coco.results_for_image(img["id"], decoded, cat_id)
+        kp_results += kp
+        segm_results += segm
+        done.append(img["id"])
+        bar.update()
+    bar.close()
+    os.makedirs(output_dir, exist_ok=True)
+    for name, results in (("keypoints", kp_results), ("segm", segm_results)):
+        path = os.path.join(output_dir, f"{name}_results.json")
+        with open(path + ".tmp", "w") as f:
+            json.dump(results, f)
+        os.replace(path + ".tmp", path)
+    with contextlib.redirect_stdout(io.StringIO()):   # pycocotools prints progress chatter
+        gt = COCO(annotations)
+    summary = {"images": len(done)}
+    for iou_type, results in (("keypoints", kp_results), ("segm", segm_results)):
+        stats, table = cf_coco.evaluate(gt, results, iou_type, done)
+        log(f"--- {iou_type} ({len(results)} results)\n{table}")
+        summary[iou_type] = {k: round(v, 4) for k, v in stats.items()}
+    return {"keypoints": summary["keypoints"], "segm": summary["segm"], "images": summary["images"]}
+
+
+def main(argv):
+    del argv
+    if not FLAGS.annotations or not FLAGS.images:
+        sys.exit("error: --annotations and --images are required")
+    sources = [bool(FLAGS.model_dir), bool(FLAGS.saved_model), FLAGS.oracle]
+    if sum(sources) != 1:
+        sys.exit("error: give exactly one of --model_dir, --saved_model, --oracle")
+    if not os.path.isdir(FLAGS.images):
+        sys.exit(f"error: {FLAGS.images}: image folder not found")
+    if FLAGS.oracle:
+        data_cfg = cf_flags.data_config()
+        run = oracle_runner(data_cfg, cf_flags.decode_config(data_cfg))
+    elif FLAGS.model_dir:
+        try:
+            model, _, data_cfg = restore_model(FLAGS.model_dir)
+        except FileNotFoundError as e:
+            sys.exit(f"error: {e}")
+        decode_cfg = cf_flags.decode_config(data_cfg)
+        if decode_cfg.mask_clustering == "dbscan":
+            sys.exit("error: --mask_clustering=dbscan is the oracle's reference; models decode in graph mode")
+        run = model_runner(Predictor(model, data_cfg, decode_cfg))
+    else:
+        if not os.path.isdir(FLAGS.saved_model):
+            sys.exit(f"error: {FLAGS.saved_model}: SavedModel folder not found")
+        fn = tf.saved_model.load(FLAGS.saved_model).signatures["serving_default"]
+        run = model_runner(lambda images: fn(images=images))
+    output_dir = FLAGS.output_dir or os.path.join(
+        FLAGS.model_dir or FLAGS.saved_model or "runs/oracle", "eval")
+    try:
+        summary = evaluate(FLAGS.annotations, FLAGS.images, run, output_dir, FLAGS.max_images)
+    except EvaluationError as e:
+        sys.exit(f"error: {e}")
+    print(f"results: {output_dir}/keypoints_results.json, {output_dir}/segm_results.json")
+    print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    app.run(main)

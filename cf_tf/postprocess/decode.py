@@ -1,0 +1,97 @@
+"""The composed decoder: network outputs -> people with keypoints, scores, masks and boxes.
+
+One function used by evaluate, export and predict (SPEC "Decoding" steps 1-8):
+KeyCentroid voting -> PGO -> peaks -> BHM rescoring -> PoseSeg grouping -> OKS-NMS ->
+MaskCentroid assignment (+ density clustering) -> IGO -> original-image pixels.
+TensorFlow ops only; with mask_clustering='dbscan' it must run eagerly (scikit-learn reference).
+"""
+
+import tensorflow as tf
+
+from cf_tf.keypoints import NUM_KEYPOINTS
+from cf_tf.postprocess import hough, maskcentroid, poseseg
+
+OUTPUT_KEYS = ("keypoints", "scores", "masks", "boxes", "num_people")
+
+
+def prepare_maps(outputs, canvas_size, cfg):
+    """Probabilities and PGO Hough maps from one image's raw outputs (logits / offsets)."""
+    skfm = tf.sigmoid(outputs["skfm"])
+    votes = hough.vote(skfm, outputs["keycentroid"], canvas_size, cfg)
+    return {
+        "pgo": hough.pgo(votes, cfg),
+        "bhm_prob": tf.sigmoid(outputs["bhm"]),
+        "keycentroid": outputs["keycentroid"],
+        "mid_offsets": outputs["mid_offsets"],
+        "sfm_prob": tf.sigmoid(outputs["sfm"]),
+        "maskcentroid": outputs["maskcentroid"],
+    }
+
+
+def decode_image(outputs, scale, height, width, canvas_size, cfg, cluster_fn=None):
+    """Decodes one image.
+
+    outputs: unbatched raw network outputs; scale: canvas pixels per original pixel; height, width:
+    original image size; canvas_size: the square network input side. cluster_fn overrides the
+    graph-mode density clustering (the DBSCAN reference passes its own).
+    Returns keypoints [N, 17, 3], scores [N], masks uint8 [N, height, width], boxes [N, 4],
+    num_people int32 (N = cfg.max_people; rows past num_people are zero), in original pixels.
+    """
+    cap = cfg.max_people
+    maps = prepare_maps(outputs, canvas_size, cfg)
+    cand_xy, cand_score = hough.peaks(maps["pgo"], cfg)
+    kps, kp_scores, kp_valid = poseseg.group(cand_xy, cand_score, maps, canvas_size, cfg)
+
+    sfm_prob = maps["sfm_prob"]
+    fg, emb = maskcentroid.embeddings(sfm_prob, outputs["maskcentroid"], cfg)
+    centroids = maskcentroid.person_centroids(kps, kp_valid, cfg)
+    free = maskcentroid.unclaimed(fg, emb, centroids, kp_valid, cfg)
+    cluster_fn = cluster_fn or (lambda e, f: maskcentroid.cluster_centroids(e, f, canvas_size, cfg))
+    cl_xy, cl_valid = cluster_fn(emb, free)
+    all_valid = tf.concat([kp_valid, cl_valid], 0)
+    instance = maskcentroid.assign(fg, emb, tf.concat([centroids, cl_xy], 0), all_valid, cfg)
+
+    # mask-only people: score from their SFM probability; dropped if no cell was assigned to them
+    ids = tf.range(2 * cap)
+    member = tf.cast(tf.equal(instance[..., None], ids), tf.float32)
+    count = tf.reduce_sum(member, [0, 1])
+    mean_prob = tf.reduce_sum(member * sfm_prob, [0, 1]) / tf.maximum(count, 1.0)
+    is_cluster = ids >= cap
+    all_valid &= ~is_cluster | (count > 0)
+    all_scores = tf.where(is_cluster, cfg.mask_only_score * mean_prob, tf.concat([kp_scores, tf.zeros([cap])], 0))
+    all_kps = tf.concat([kps, tf.zeros([cap, NUM_KEYPOINTS, 3])], 0)
+
+    # keep max_people: keypoint people first (already by score), then mask-only people by score
+    rank = tf.where(all_valid, tf.where(is_cluster, 2.0 - all_scores, -1.0 + tf.cast(ids, tf.float32) / (2 * cap)),
+                    10.0)
+    pick = tf.argsort(rank)[:cap]
+    valid = tf.gather(all_valid, pick)
+    remap = tf.tensor_scatter_nd_update(-tf.ones([2 * cap], tf.int32), pick[:, None],
+                                        tf.where(valid, tf.range(cap), -1))
+    instance = tf.where(instance >= 0, tf.gather(remap, tf.maximum(instance, 0)), -1)
+
+    masks = maskcentroid.instance_masks(instance, cap, scale, height, width, cfg)
+    keypoints = tf.gather(all_kps, pick)
+    keypoints = tf.concat([keypoints[..., :2] / scale, keypoints[..., 2:]], -1)
+    keypoints = tf.where(valid[:, None, None], keypoints, 0.0)
+    return {
+        "keypoints": keypoints,
+        "scores": tf.where(valid, tf.gather(all_scores, pick), 0.0),
+        "masks": masks,
+        "boxes": maskcentroid.boxes_from_masks(masks),
+        "num_people": tf.reduce_sum(tf.cast(valid, tf.int32)),
+    }
+
+
+def decode_batch(outputs, scales, height, width, canvas_size, cfg):
+    """decode_image over a batch of images that share one original size (graph mode)."""
+    cap = cfg.max_people
+    signature = {
+        "keypoints": tf.TensorSpec([cap, NUM_KEYPOINTS, 3], tf.float32),
+        "scores": tf.TensorSpec([cap], tf.float32),
+        "masks": tf.TensorSpec([cap, None, None], tf.uint8),
+        "boxes": tf.TensorSpec([cap, 4], tf.float32),
+        "num_people": tf.TensorSpec([], tf.int32),
+    }
+    return tf.map_fn(lambda args: decode_image(args[0], args[1], height, width, canvas_size, cfg),
+                     (outputs, scales), fn_output_signature=signature)

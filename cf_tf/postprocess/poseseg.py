@@ -1,0 +1,164 @@
+"""PoseSeg grouping (paper appendix A.1): a priority queue of keypoint candidates, greedy people.
+
+Candidates of all keypoints are popped in score order. One within `nms_radius` of the same keypoint
+of a person already found is dropped; otherwise it starts a new person, grown breadth-first along
+the 32 directed skeleton edges: b = a + mid(a->b)(a), refined `refine_steps` times by
+b = b + R * KeyCentroid_b(b) (offsets read at the nearest cell). Growth depends only on the seed, so every candidate's skeleton is grown
+at once, vectorised (16 steps, whatever the number of people); only the queue itself is sequential.
+Then OKS-based NMS over people.
+"""
+
+import collections
+
+import numpy as np
+import tensorflow as tf
+
+from cf_tf.keypoints import DIRECTED_EDGES, NUM_KEYPOINTS, OKS_SIGMAS
+from cf_tf.postprocess.hough import keypoint_scores
+from cf_tf.postprocess.ops import nearest_cell_targets, nearest_sample
+
+
+def bfs_edge_order():
+    """int32 [17, 16]: for each root keypoint, directed-edge ids in breadth-first order over the tree."""
+    out = np.zeros((NUM_KEYPOINTS, NUM_KEYPOINTS - 1), np.int32)
+    for root in range(NUM_KEYPOINTS):
+        seen, queue, order = {root}, collections.deque([root]), []
+        while queue:
+            a = queue.popleft()
+            for e, (src, dst) in enumerate(DIRECTED_EDGES):
+                if src == a and dst not in seen:
+                    seen.add(dst)
+                    queue.append(dst)
+                    order.append(e)
+        out[root] = order
+    return out
+
+
+_ORDER = bfs_edge_order()
+_SRC = np.array([a for a, _ in DIRECTED_EDGES], np.int32)
+_DST = np.array([b for _, b in DIRECTED_EDGES], np.int32)
+
+
+def grow(seed_xy, seed_j, maps, canvas_size, cfg):
+    """Skeletons grown from every seed: (xy [M, 17, 2], score [M, 17])."""
+    m = tf.shape(seed_xy)[0]
+    rows = tf.range(m)
+    xy = tf.scatter_nd(tf.stack([rows, seed_j], -1), seed_xy, [m, NUM_KEYPOINTS, 2])
+    order = tf.gather(tf.constant(_ORDER), seed_j)                         # [M, 16]
+    for step in range(NUM_KEYPOINTS - 1):
+        e = order[:, step]
+        a, b = tf.gather(_SRC, e), tf.gather(_DST, e)
+        pa = tf.gather(xy, a, axis=1, batch_dims=1)
+        mid = nearest_cell_targets(maps["mid_offsets"], pa, cfg.pose_stride, cfg.mid_scale)
+        pb = tf.gather(mid, e, axis=1, batch_dims=1)
+        for _ in range(cfg.refine_steps):
+            kc = nearest_cell_targets(maps["keycentroid"], pb, cfg.pose_stride, cfg.radius)
+            pb = tf.gather(kc, b, axis=1, batch_dims=1)
+        pb = tf.clip_by_value(pb, 0.0, float(canvas_size))
+        xy = tf.tensor_scatter_nd_update(xy, tf.stack([rows, b], -1), pb)
+    flat = tf.reshape(xy, [-1, 2])
+    ids = tf.tile(tf.range(NUM_KEYPOINTS), [m])
+    score = keypoint_scores(maps["pgo"], maps["bhm_prob"], flat, ids, cfg)
+    return xy, tf.reshape(score, [m, NUM_KEYPOINTS])
+
+
+def oks(a_xy, b_xy, area):
+    """Object keypoint similarity [P, P] between skeletons a_xy [P, 17, 2] and b_xy, area [P] of a."""
+    d2 = tf.reduce_sum((a_xy[:, None] - b_xy[None]) ** 2, -1)              # [P, P, 17]
+    var = (2.0 * OKS_SIGMAS) ** 2
+    return tf.reduce_mean(tf.exp(-d2 / (2.0 * tf.maximum(area, 1.0)[:, None, None] * var)), -1)
+
+
+def group(cand_xy, cand_score, maps, canvas_size, cfg):
+    """People from candidates (xy [17, K, 2], score [17, K]).
+
+    Returns keypoints [max_people, 17, 3] (x, y, score), scores [max_people], valid [max_people],
+    best first; invalid rows are zero.
+    """
+    k = tf.shape(cand_score)[1]
+    seed_xy = tf.reshape(cand_xy, [-1, 2])
+    seed_j = tf.repeat(tf.range(NUM_KEYPOINTS), k)
+    seed_score = keypoint_scores(maps["pgo"], maps["bhm_prob"], seed_xy, seed_j, cfg)
+    seed_score = tf.where(tf.reshape(cand_score, [-1]) > 0, seed_score, 0.0)
+    xy, score = grow(seed_xy, seed_j, maps, canvas_size, cfg)
+    order = tf.argsort(seed_score, direction="DESCENDING")
+    n_valid = tf.reduce_sum(tf.cast(seed_score >= cfg.peak_threshold, tf.int32))
+    cap = cfg.max_people
+
+    def cond(i, n, kept, kept_xy):
+        return (i < n_valid) & (n < cap)
+
+    def body(i, n, kept, kept_xy):
+        c = order[i]
+        j = seed_j[c]
+        d = tf.norm(kept_xy[:, j] - seed_xy[c], axis=-1)
+        clash = tf.reduce_any((d < cfg.nms_radius) & (tf.range(cap) < n))
+        take = ~clash
+        kept = tf.where(take & tf.equal(tf.range(cap), n), c, kept)
+        kept_xy = tf.where((take & tf.equal(tf.range(cap), n))[:, None, None], xy[c][None], kept_xy)
+        return i + 1, n + tf.cast(take, tf.int32), kept, kept_xy
+
+    _, n, kept, kept_xy = tf.while_loop(
+        cond, body, [tf.constant(0), tf.constant(0), tf.zeros([cap], tf.int32), tf.zeros([cap, NUM_KEYPOINTS, 2])])
+    valid = tf.range(cap) < n
+    kp_score = tf.where(valid[:, None], tf.gather(score, kept), 0.0)
+    kept_xy, kp_score, valid = merge_fragments(kept_xy, kp_score, valid, maps, cfg)
+    person_score = tf.reduce_mean(kp_score, -1)
+    valid &= person_score >= cfg.min_person_score
+    return oks_nms(kept_xy, kp_score, person_score, valid, cfg)
+
+
+def merge_fragments(xy, score, valid, maps, cfg):
+    """Joins skeleton fragments of one person, using the segmentation head (PoseSeg, paper A.1).
+
+    The tree links the shoulders only through the nose, so a person whose nose is not found is
+    grown as separate fragments. Each fragment's found keypoints carry MaskCentroid embeddings that
+    point at its person's anchor; a later fragment whose anchor estimate lies within merge_radius of
+    an earlier one's, and whose keypoints found by both lie within nms_radius, is merged into it.
+    """
+    cap = cfg.max_people
+    found = (score >= cfg.anchor_min_score) & valid[:, None]                      # [P, 17]
+    pts = tf.reshape(xy, [-1, 2])
+    emb = nearest_cell_targets(maps["maskcentroid"], pts, cfg.seg_stride, cfg.mask_scale)[:, 0]
+    on_mask = nearest_sample(maps["sfm_prob"], pts, cfg.seg_stride)[:, 0]
+    use = tf.cast(found & tf.reshape(on_mask >= cfg.sfm_threshold, [cap, -1]), tf.float32)
+    count = tf.reduce_sum(use, 1)
+    anchor = tf.reduce_sum(tf.reshape(emb, [cap, -1, 2]) * use[..., None], 1) / tf.maximum(count, 1.0)[:, None]
+    has_anchor = valid & (count > 0)
+    rows = tf.range(cap)
+    for q in range(1, cap):  # cap is small and static: unrolled
+        close = tf.norm(anchor - anchor[q], axis=-1) <= cfg.merge_radius
+        apart = tf.norm(xy - xy[q][None], axis=-1) > cfg.nms_radius
+        compatible = ~tf.reduce_any(found & found[q][None] & apart, axis=1)
+        ok = (rows < q) & has_anchor & has_anchor[q] & close & compatible
+        into = tf.argmax(tf.cast(ok, tf.int32), output_type=tf.int32)
+        do = tf.reduce_any(ok)
+        take = (do & tf.equal(rows, into))[:, None] & found[q][None]                # [P, 17]
+        xy = tf.where(take[..., None], xy[q][None], xy)
+        score = tf.where(take, score[q][None], score)
+        found |= take
+        gone = do & tf.equal(rows, q)
+        valid &= ~gone
+        has_anchor &= ~gone
+    return xy, tf.where(valid[:, None], score, 0.0), valid
+
+
+def oks_nms(xy, kp_score, person_score, valid, cfg):
+    """Greedy OKS-NMS; returns rows sorted by score with suppressed/invalid rows zeroed."""
+    cap = cfg.max_people
+    order = tf.argsort(tf.where(valid, person_score, -1.0), direction="DESCENDING")
+    xy, kp_score = tf.gather(xy, order), tf.gather(kp_score, order)
+    person_score, valid = tf.gather(person_score, order), tf.gather(valid, order)
+    span = tf.reduce_max(xy, 1) - tf.reduce_min(xy, 1)
+    area = span[:, 0] * span[:, 1]
+    sim = oks(xy, xy, area)
+    keep = valid
+    for i in range(cap):  # cap is small and static: unrolled
+        earlier = tf.range(cap) < i
+        suppressed = tf.reduce_any(earlier & keep & (sim[:, i] > cfg.oks_nms))
+        keep = tf.tensor_scatter_nd_update(keep, [[i]], [keep[i] & ~suppressed])
+    order = tf.argsort(tf.cast(~keep, tf.int32), stable=True)   # kept rows first, still by score
+    keep = tf.gather(keep, order)
+    keypoints = tf.concat([tf.gather(xy, order), tf.gather(kp_score, order)[..., None]], -1)
+    keypoints = tf.where(keep[:, None, None], keypoints, 0.0)
+    return keypoints, tf.where(keep, tf.gather(person_score, order), 0.0), keep
