@@ -1,0 +1,160 @@
+"""The graph-mode decoder on perfect (oracle) outputs: sub-pixel accuracy, crowds, DBSCAN agreement,
+empty images."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from cf_tf.config import DataConfig, DecodeConfig
+from cf_tf.data import pipeline
+from cf_tf.data.targets import build_targets
+from cf_tf.keypoints import KEYPOINT_NAMES, OKS_SIGMAS
+from cf_tf.oracle import perfect_outputs
+from cf_tf.postprocess import dbscan_ref, maskcentroid
+from cf_tf.postprocess.decode import decode_image, prepare_maps
+from data_prep import synth
+
+SIZE = 257
+DATA = DataConfig(crop_size=SIZE, input_size=SIZE)
+DECODE = DecodeConfig.matching(DATA)
+J = {n: i for i, n in enumerate(KEYPOINT_NAMES)}
+
+
+def _decode(keypoints, masks, crowd=None, cfg=DECODE, size=SIZE):
+    kps = tf.constant(np.asarray(keypoints, np.float32).reshape(-1, 17, 3))
+    m = tf.constant(np.stack(masks, -1).astype(np.float32) if len(masks) else np.zeros((size, size, 0), np.float32))
+    crowd = tf.zeros([kps.shape[0]], tf.int32) if crowd is None else tf.constant(crowd, tf.int32)
+    targets = build_targets(kps, m, crowd, size, size, DataConfig(crop_size=size, input_size=size))
+    out = decode_image(perfect_outputs(targets), tf.constant(1.0), size, size, size, cfg)
+    return {k: v.numpy() for k, v in out.items()}
+
+
+def test_subpixel_keypoints_come_back_within_one_pixel():
+    kp = np.zeros((17, 3), np.float32)
+    truth = {"nose": (101.3, 60.7), "left_eye": (108.9, 52.2), "right_eye": (94.6, 53.4),
+             "left_shoulder": (131.15, 101.85), "right_shoulder": (72.45, 99.35), "left_elbow": (140.7, 150.2)}
+    for name, xy in truth.items():
+        kp[J[name]] = (*xy, 2)
+    mask = np.zeros((SIZE, SIZE), np.float32)
+    mask[40:170, 60:150] = 1
+    out = _decode([kp], [mask])
+    assert out["num_people"] == 1
+    for name, xy in truth.items():
+        assert np.linalg.norm(out["keypoints"][0, J[name], :2] - xy) < 1.0, name
+        assert out["keypoints"][0, J[name], 2] > 0.5
+
+
+def _crowd(n, size=641, seed=0):
+    """n non-overlapping synthetic figures on a grid: keypoints [n, 17, 3] (all v=2), masks."""
+    rng = np.random.default_rng(seed)
+    cols = int(np.ceil(np.sqrt(n)))
+    cell = size / cols
+    image = np.zeros((size, size, 3), np.uint8)
+    labels = np.zeros((size, size), np.uint8)
+    kps, masks = [], []
+    for i in range(n):
+        centre = np.array([(i % cols + 0.5) * cell, (i // cols + 0.5) * cell])
+        pts = synth.draw_figure(image, labels, i + 1, rng, 0.8 * cell, centre, textured=False)
+        kps.append(np.concatenate([pts, np.full((17, 1), 2.0)], 1))
+    for i in range(n):
+        masks.append((labels == i + 1).astype(np.float32))
+    return np.array(kps, np.float32), masks
+
+
+def _oks(a, b, area):
+    d2 = ((a[:, :2] - b[:, :2]) ** 2).sum(-1)
+    return np.exp(-d2 / (2 * area * (2 * OKS_SIGMAS) ** 2)).mean()
+
+
+def test_crowds_of_1_10_30_decode_every_person_without_retracing():
+    data = DataConfig(crop_size=641, input_size=641)
+    cfg = DecodeConfig.matching(data)
+
+    @tf.function
+    def decode(targets):
+        return decode_image(perfect_outputs(targets), tf.constant(1.0), 641, 641, 641, cfg)
+
+    for n in (1, 10, 30):
+        kps, masks = _crowd(n)
+        targets = build_targets(tf.constant(kps), tf.constant(np.stack(masks, -1)), tf.zeros([n], tf.int32),
+                                641, 641, data)
+        targets.pop("instance")
+        out = {k: v.numpy() for k, v in decode(targets).items()}
+        assert out["num_people"] == n
+        for k in range(n):
+            area = masks[k].sum()
+            best = max(_oks(kps[k], out["keypoints"][p], area) for p in range(n))
+            assert best > 0.9, (n, k, best)
+            ious = [(masks[k] > 0) & (out["masks"][p] > 0) for p in range(n)]
+            unions = [((masks[k] > 0) | (out["masks"][p] > 0)).sum() for p in range(n)]
+            assert max(i.sum() / u for i, u in zip(ious, unions)) > 0.7
+    assert decode.experimental_get_tracing_count() == 1
+
+
+def test_empty_outputs_give_valid_empty_results():
+    out = _decode(np.zeros((0, 17, 3)), [])
+    assert out["num_people"] == 0
+    assert out["keypoints"].shape == (DECODE.max_people, 17, 3) and not out["keypoints"].any()
+    assert out["masks"].shape == (DECODE.max_people, SIZE, SIZE) and not out["masks"].any()
+    assert out["masks"].dtype == np.uint8 and not out["boxes"].any() and not out["scores"].any()
+
+
+def test_masks_and_boxes_are_in_original_image_pixels():
+    """A 400x200 image seen through a 257 canvas: masks come back at 400x200, boxes match them."""
+    kp = np.zeros((17, 3), np.float32)
+    kp[J["right_shoulder"]] = (60.5, 40.5, 2)
+    kp[J["nose"]] = (50.5, 20.5, 2)
+    mask = np.zeros((SIZE, SIZE), np.float32)
+    mask[10:100, 30:90] = 1
+    targets = build_targets(tf.constant(kp[None]), tf.constant(mask[..., None]), tf.zeros([1], tf.int32),
+                            SIZE, SIZE, DATA)
+    scale = SIZE / 400.0
+    out = decode_image(perfect_outputs(targets), tf.constant(scale), 200, 400, SIZE, DECODE)
+    m = out["masks"].numpy()[0]
+    assert m.shape == (200, 400)
+    ys, xs = np.nonzero(m)
+    np.testing.assert_allclose(out["boxes"].numpy()[0], [xs.min(), ys.min(), xs.max() + 1, ys.max() + 1])
+    np.testing.assert_allclose([xs.min(), xs.max() + 1, ys.min(), ys.max() + 1],
+                               np.array([30, 90, 10, 100]) / scale, atol=4 / scale)
+    np.testing.assert_allclose(out["keypoints"].numpy()[0, J["nose"], :2], np.array([50.5, 20.5]) / scale, atol=1.0)
+
+
+def test_graph_mask_assignment_agrees_with_dbscan(sample_records):
+    data = DataConfig()
+    cfg = DecodeConfig.matching(data)
+    agree = total = 0
+    for name in ("coco", "ochuman"):
+        _, _, pattern = sample_records[name]
+        for f in pipeline.inference_dataset(pattern, data, with_targets=True).take(20 if name == "coco" else 3):
+            outputs = perfect_outputs(f["targets"])
+            maps = prepare_maps(outputs, data.input_size, cfg)
+            fg, emb = maskcentroid.embeddings(maps["sfm_prob"], outputs["maskcentroid"], cfg)
+            free = maskcentroid.unclaimed(fg, emb, tf.zeros([1, 2]), tf.constant([False]), cfg)
+            results = []
+            for cl_xy, cl_valid in (maskcentroid.cluster_centroids(emb, free, data.input_size, cfg),
+                                    dbscan_ref.cluster_centroids(emb, free, cfg)):
+                results.append(maskcentroid.assign(fg, emb, cl_xy, cl_valid, cfg).numpy())
+            a, b = results
+            fgn = fg.numpy()
+            # cluster ids differ between the methods: compare the partitions, via the best-matching id
+            for ida in np.unique(a[fgn]):
+                if ida < 0:
+                    continue
+                ids, counts = np.unique(b[fgn & (a == ida)], return_counts=True)
+                agree += counts.max()
+            total += fgn.sum()
+    assert total > 0
+    assert agree / total >= 0.95, agree / total
+
+
+def test_decode_flags_change_the_result():
+    """The ablation switches reach the decoder (PGO, BHM rescoring, IGO sigma, anchor rule)."""
+    kps, masks = _crowd(4, size=SIZE, seed=3)
+    base = _decode(kps, masks)
+    for change in ({"pgo": False}, {"bhm_rescoring": False}, {"igo_sigma": 1.5}):
+        other = _decode(kps, masks, cfg=DecodeConfig.matching(DATA, **change))
+        assert other["num_people"] == base["num_people"] == 4
+        assert not (np.array_equal(other["keypoints"], base["keypoints"])
+                    and np.array_equal(other["masks"], base["masks"])), change
+    with pytest.raises(ValueError, match="mask_clustering"):
+        DecodeConfig(mask_clustering="kmeans")
