@@ -12,6 +12,12 @@ STAT_NAMES = ("AP", "AP50", "AP75", "APM", "APL", "AR")
 _STAT_INDEX = {"keypoints": (0, 1, 2, 3, 4, 5), "segm": (0, 1, 2, 4, 5, 8)}
 
 
+def encode_rle(mask):
+    """COCO compressed RLE (JSON-ready) of a {0,1} mask [H, W]."""
+    rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
+    return {"size": [int(v) for v in rle["size"]], "counts": rle["counts"].decode("ascii")}
+
+
 def results_for_image(image_id, decoded, category_id=1):
     """(keypoint results, segm results) for one decoded image (numpy arrays of decode_image).
 
@@ -25,12 +31,9 @@ def results_for_image(image_id, decoded, category_id=1):
             flat = np.concatenate([kps[:, :2], np.ones((len(kps), 1))], 1).reshape(-1)
             kp_results.append({"image_id": int(image_id), "category_id": category_id,
                                "keypoints": [round(float(v), 2) for v in flat], "score": score})
-        mask = decoded["masks"][k]
-        if mask.any():
-            rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
-            rle["counts"] = rle["counts"].decode("ascii")
+        if decoded["masks"][k].any():
             segm_results.append({"image_id": int(image_id), "category_id": category_id,
-                                 "segmentation": rle, "score": score})
+                                 "segmentation": encode_rle(decoded["masks"][k]), "score": score})
     return kp_results, segm_results
 
 

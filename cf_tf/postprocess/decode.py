@@ -72,7 +72,8 @@ def decode_image(outputs, scale, height, width, canvas_size, cfg, cluster_fn=Non
 
     masks = maskcentroid.instance_masks(instance, cap, scale, height, width, cfg)
     keypoints = tf.gather(all_kps, pick)
-    keypoints = tf.concat([keypoints[..., :2] / scale, keypoints[..., 2:]], -1)
+    size = tf.cast(tf.stack([width, height]), tf.float32)   # the canvas pads beyond the image
+    keypoints = tf.concat([tf.clip_by_value(keypoints[..., :2] / scale, 0.0, size), keypoints[..., 2:]], -1)
     keypoints = tf.where(valid[:, None, None], keypoints, 0.0)
     return {
         "keypoints": keypoints,

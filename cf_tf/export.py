@@ -1,0 +1,93 @@
+r"""Export one SavedModel that does everything: preprocessing, network, the whole decoder.
+
+  python -m cf_tf.export --model_dir=D --output=SAVED_MODEL_DIR [--overwrite] [decoding flags]
+
+Signatures (SPEC "Command line"):
+  serving_default(images: uint8 [B, H, W, 3], any H, W)
+  serve_bytes(image_bytes: string [B])   JPEG or PNG; the images of one call must share a size
+both returning keypoints float32 [B, N, 17, 3] (x, y, score in input-image pixels), scores float32
+[B, N], masks uint8 [B, N, H, W], boxes float32 [B, N, 4] (x0, y0, x1, y1), num_people int32 [B].
+Loading needs TensorFlow only: tf.saved_model.load(D).signatures["serving_default"](images=...).
+The SavedModel is written to a temporary folder and renamed into place when complete.
+"""
+
+import os
+import shutil
+import sys
+import tempfile
+
+import tensorflow as tf
+from absl import app, flags
+
+from cf_tf import flags as cf_flags
+from cf_tf.inference import Predictor, restore_model
+
+flags.DEFINE_string("output", None, "SavedModel folder to write.")
+flags.DEFINE_bool("overwrite", False, "Replace --output if it exists.")
+
+
+class ServingModule(tf.Module):
+    """The exported object: a Predictor plus the two serving signatures."""
+
+    def __init__(self, predictor):
+        super().__init__(name="centerfocus_serving")
+        self.predictor = predictor
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8, name="images")])
+    def serve_images(self, images):
+        return self.predictor(images)
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")])
+    def serve_bytes(self, image_bytes):
+        first = tf.io.decode_image(image_bytes[0], channels=3, expand_animations=False)
+
+        def decode(b):
+            image = tf.io.decode_image(b, channels=3, expand_animations=False)
+            tf.debugging.assert_equal(tf.shape(image), tf.shape(first),
+                                      message="serve_bytes: all images of one call must have one size")
+            return image
+
+        images = tf.map_fn(decode, image_bytes, fn_output_signature=tf.TensorSpec([None, None, 3], tf.uint8))
+        return self.predictor(images)
+
+
+def export(predictor, output, overwrite=False):
+    """Writes the SavedModel atomically; refuses to replace `output` unless overwrite."""
+    output = os.path.abspath(output)
+    if os.path.exists(output) and not overwrite:
+        raise FileExistsError(f"{output} exists: pass --overwrite to replace it")
+    parent = os.path.dirname(output)
+    os.makedirs(parent, exist_ok=True)
+    module = ServingModule(predictor)
+    tmp = tempfile.mkdtemp(prefix=".export-", dir=parent)
+    try:
+        tf.saved_model.save(module, tmp, signatures={
+            "serving_default": module.serve_images.get_concrete_function(),
+            "serve_bytes": module.serve_bytes.get_concrete_function()})
+        if os.path.exists(output):
+            shutil.rmtree(output)
+        os.replace(tmp, output)
+    finally:
+        if os.path.exists(tmp):
+            shutil.rmtree(tmp)
+    return output
+
+
+def main(argv):
+    del argv
+    f = cf_flags.FLAGS
+    if not f.model_dir or not f.output:
+        sys.exit("error: --model_dir and --output are required")
+    try:
+        model, _, data_cfg = restore_model(f.model_dir)
+        decode_cfg = cf_flags.decode_config(data_cfg)
+        if decode_cfg.mask_clustering != "graph":
+            sys.exit("error: only --mask_clustering=graph can be exported (dbscan is an eager reference)")
+        path = export(Predictor(model, data_cfg, decode_cfg), f.output, f.overwrite)
+    except (FileNotFoundError, FileExistsError) as e:
+        sys.exit(f"error: {e}")
+    print(f"SavedModel written to {path}")
+
+
+if __name__ == "__main__":
+    app.run(main)

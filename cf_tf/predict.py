@@ -1,0 +1,133 @@
+r"""Run an exported SavedModel on your images: COCO-results JSON + a picture per image.
+
+  python -m cf_tf.predict --saved_model=SM --image=FILE_OR_DIR --output_dir=D [--min_score=0.1]
+
+For each image, D/NAME.json holds COCO results (category 1; keypoints, RLE segmentation, bbox,
+score; image_id from the digits of the file name, else its index) and D/NAME.png the masks as
+translucent colours with skeletons and keypoints. A file that cannot be decoded is reported and
+skipped; the run goes on.
+"""
+
+import json
+import os
+import re
+import sys
+
+import cv2
+import tensorflow as tf
+from absl import app, flags
+
+from cf_tf import visualize
+from cf_tf.coco import encode_rle
+from cf_tf.progress import Progress
+
+flags.DEFINE_string("saved_model", None, "SavedModel folder written by python -m cf_tf.export.")
+flags.DEFINE_string("image", None, "An image file, or a folder of images (.jpg, .jpeg, .png).")
+flags.DEFINE_string("output_dir", None, "Where NAME.json and NAME.png are written (created).")
+flags.DEFINE_float("min_score", 0.1, "People scoring below this are left out (0..1).")
+
+FLAGS = flags.FLAGS
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
+
+
+def image_files(path):
+    if os.path.isdir(path):
+        files = sorted(os.path.join(path, f) for f in os.listdir(path) if f.lower().endswith(IMAGE_EXTENSIONS))
+        if not files:
+            raise FileNotFoundError(f"{path}: no .jpg/.jpeg/.png file in this folder")
+        return files
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path}: no such file or folder")
+    return [path]
+
+
+def image_id_for(path, index):
+    digits = re.sub(r"\D", "", os.path.splitext(os.path.basename(path))[0])
+    return int(digits) if digits else index
+
+
+def filter_people(decoded, min_score):
+    """Keeps the people scoring at least min_score (rows stay dense and in order)."""
+    keep = [k for k in range(int(decoded["num_people"])) if decoded["scores"][k] >= min_score]
+    out = {k: v[keep] for k, v in decoded.items() if k != "num_people"}
+    out["num_people"] = len(keep)
+    return out
+
+
+def predict_file(serve_bytes, path, image_id, output_dir, min_score):
+    """Runs one image; writes NAME.json and NAME.png; returns the number of people."""
+    with open(path, "rb") as f:
+        data = f.read()
+    if not data:
+        raise ValueError("empty file")
+    out = serve_bytes(image_bytes=tf.constant([data]))
+    decoded = filter_people({k: v.numpy()[0] for k, v in out.items()}, min_score)
+    results = []
+    for k in range(decoded["num_people"]):
+        entry = {"image_id": image_id, "category_id": 1, "score": float(decoded["scores"][k]),
+                 "bbox": [float(v) for v in (decoded["boxes"][k][:2].tolist()
+                                             + (decoded["boxes"][k][2:] - decoded["boxes"][k][:2]).tolist())]}
+        if decoded["keypoints"][k][:, 2].max() > 0:   # (x, y, score) per keypoint
+            entry["keypoints"] = [round(float(v), 3) for v in decoded["keypoints"][k].reshape(-1)]
+        if decoded["masks"][k].any():
+            entry["segmentation"] = encode_rle(decoded["masks"][k])
+        results.append(entry)
+    stem = os.path.splitext(os.path.basename(path))[0]
+    with open(os.path.join(output_dir, stem + ".json.tmp"), "w") as f:
+        json.dump(results, f)
+    os.replace(os.path.join(output_dir, stem + ".json.tmp"), os.path.join(output_dir, stem + ".json"))
+    image = tf.io.decode_image(data, channels=3, expand_animations=False).numpy()
+    cv2.imwrite(os.path.join(output_dir, stem + ".png"), visualize.draw(image, decoded))
+    return decoded["num_people"]
+
+
+def _op_error_reason(error):
+    """The op's own sentence from a TensorFlow graph error (not its stack-trace boilerplate)."""
+    lines = [line.strip() for line in error.message.splitlines()]
+    useful = [line for line in lines if line and not line.startswith(("Graph execution", "Detected at",
+                                                                       "<stack", "[[", "File "))]
+    return (useful[0] if useful else lines[0])[:200]
+
+
+def predict(saved_model, image, output_dir, min_score=0.1, log=print):
+    """Runs every image; returns {"images": ok count, "failed": [(path, reason)], "people": total}."""
+    files = image_files(image)
+    if not os.path.isdir(saved_model):
+        raise FileNotFoundError(f"{saved_model}: SavedModel folder not found")
+    serve_bytes = tf.saved_model.load(saved_model).signatures["serve_bytes"]
+    os.makedirs(output_dir, exist_ok=True)
+    bar = Progress(len(files), "predict", unit="img")
+    summary = {"images": 0, "failed": [], "people": 0}
+    for i, path in enumerate(files):
+        try:
+            summary["people"] += predict_file(serve_bytes, path, image_id_for(path, i), output_dir, min_score)
+            summary["images"] += 1
+        except tf.errors.OpError as e:
+            reason = _op_error_reason(e)
+            log(f"skipped {path}: {reason}")
+            summary["failed"].append((path, reason))
+        except (ValueError, OSError) as e:
+            reason = str(e) or type(e).__name__
+            log(f"skipped {path}: {reason}")
+            summary["failed"].append((path, reason))
+        bar.update()
+    bar.close()
+    return summary
+
+
+def main(argv):
+    del argv
+    if not FLAGS.saved_model or not FLAGS.image or not FLAGS.output_dir:
+        sys.exit("error: --saved_model, --image and --output_dir are required")
+    if not 0.0 <= FLAGS.min_score <= 1.0:
+        sys.exit(f"error: --min_score must be in [0, 1], got {FLAGS.min_score}")
+    try:
+        s = predict(FLAGS.saved_model, FLAGS.image, FLAGS.output_dir, FLAGS.min_score)
+    except FileNotFoundError as e:
+        sys.exit(f"error: {e}")
+    print(f"{s['images']} image(s), {s['people']} people, {len(s['failed'])} failed; "
+          f"JSON and pictures in {FLAGS.output_dir}")
+
+
+if __name__ == "__main__":
+    app.run(main)

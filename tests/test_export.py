@@ -1,0 +1,114 @@
+"""The SavedModel (decoding inside) loads without cf_tf and matches the in-process decoder; predict."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import cv2
+import numpy as np
+import pytest
+import tensorflow as tf
+from pycocotools.coco import COCO
+
+from cf_tf import export, predict, train
+from cf_tf.config import DataConfig, DecodeConfig, ModelConfig, TrainConfig
+from cf_tf.inference import Predictor, restore_model
+from conftest import COCO_SAMPLE
+
+JPEG = COCO_SAMPLE / "images" / "000000000790.jpg"
+
+
+@pytest.fixture(scope="module")
+def saved_model(synth_data, tmp_path_factory):
+    """A tiny model trained for a few steps and exported: (model_dir, SavedModel dir)."""
+    _, _, pattern = synth_data
+    root = tmp_path_factory.mktemp("export")
+    data = DataConfig(crop_size=129, input_size=161)
+    model_cfg = ModelConfig(backbone="resnet_tiny", fusion_width=32, head_units=1)
+    train.train(str(root / "model"), pattern, data, model_cfg,
+                TrainConfig(train_steps=3, batch_size=2, learning_rate=1e-3),
+                strategy=tf.distribute.OneDeviceStrategy("/cpu:0"), log=lambda m: None)
+    model, _, data_cfg = restore_model(str(root / "model"))
+    predictor = Predictor(model, data_cfg, DecodeConfig.matching(data_cfg, peak_threshold=0.0, min_person_score=0.0))
+    export.export(predictor, str(root / "sm"))
+    return root, predictor
+
+
+def test_savedmodel_runs_without_cf_tf_and_matches_in_process(saved_model, tmp_path):
+    root, predictor = saved_model
+    blocker = tmp_path / "block"
+    (blocker / "cf_tf").mkdir(parents=True)
+    (blocker / "cf_tf" / "__init__.py").write_text("raise ImportError('cf_tf must not be needed')\n")
+    script = textwrap.dedent(f"""
+        import numpy as np, tensorflow as tf
+        try:
+            import cf_tf
+            raise SystemExit("cf_tf was importable")
+        except ImportError:
+            pass
+        sm = tf.saved_model.load({str(root / "sm")!r})
+        data = open({str(JPEG)!r}, "rb").read()
+        image = tf.io.decode_jpeg(data, channels=3)
+        a = sm.signatures["serving_default"](images=image[None])
+        b = sm.signatures["serve_bytes"](image_bytes=tf.constant([data]))
+        np.savez({str(tmp_path / "out.npz")!r}, **{{"a_" + k: v.numpy() for k, v in a.items()}},
+                 **{{"b_" + k: v.numpy() for k, v in b.items()}})
+    """)
+    env = dict(os.environ, PYTHONPATH=str(blocker))
+    proc = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = np.load(tmp_path / "out.npz")
+    h, w = cv2.imread(str(JPEG)).shape[:2]
+    n = out["a_scores"].shape[1]
+    assert out["a_keypoints"].shape == (1, n, 17, 3) and out["a_keypoints"].dtype == np.float32
+    assert out["a_masks"].shape == (1, n, h, w) and out["a_masks"].dtype == np.uint8
+    assert out["a_boxes"].shape == (1, n, 4) and out["a_num_people"].dtype == np.int32
+    k = int(out["a_num_people"][0])
+    assert k > 0   # thresholds at 0: an untrained model still yields people
+    kps = out["a_keypoints"][0, :k]
+    assert np.all((kps[..., 0] >= 0) & (kps[..., 0] <= w) & (kps[..., 1] >= 0) & (kps[..., 1] <= h))
+    assert not out["a_keypoints"][0, k:].any() and not out["a_masks"][0, k:].any()
+    for key in ("keypoints", "scores", "masks", "boxes", "num_people"):
+        np.testing.assert_array_equal(out["a_" + key], out["b_" + key])
+    mine = predictor(tf.io.decode_jpeg(JPEG.read_bytes(), channels=3)[None])
+    np.testing.assert_allclose(mine["keypoints"].numpy(), out["a_keypoints"], atol=1e-3)
+    np.testing.assert_array_equal(mine["masks"].numpy(), out["a_masks"])
+
+
+def test_export_refuses_to_overwrite(saved_model):
+    root, predictor = saved_model
+    with pytest.raises(FileExistsError, match="--overwrite"):
+        export.export(predictor, str(root / "sm"))
+    assert (root / "sm" / "saved_model.pb").exists()
+
+
+def test_predict_writes_json_and_png_and_survives_bad_files(saved_model, tmp_path):
+    root, _ = saved_model
+    images = tmp_path / "images"
+    images.mkdir()
+    (images / "000000000790.jpg").write_bytes(JPEG.read_bytes())
+    (images / "corrupt.jpg").write_bytes(JPEG.read_bytes()[:2000])
+    (images / "zero.jpg").write_bytes(b"")
+    cv2.imwrite(str(images / "gray.png"), np.full((50, 70), 90, np.uint8))
+    cv2.imwrite(str(images / "rgba.png"), np.full((40, 30, 4), 200, np.uint8))
+    cv2.imwrite(str(images / "one.png"), np.zeros((1, 1, 3), np.uint8))
+    logs = []
+    summary = predict.predict(str(root / "sm"), str(images), str(tmp_path / "out"), min_score=0.0, log=logs.append)
+    assert summary["images"] == 4
+    assert sorted(os.path.basename(p) for p, _ in summary["failed"]) == ["corrupt.jpg", "zero.jpg"]
+    assert any("corrupt.jpg" in m and "JPEG" in m for m in logs)
+    for stem in ("000000000790", "gray", "rgba", "one"):
+        assert (tmp_path / "out" / f"{stem}.json").exists() and (tmp_path / "out" / f"{stem}.png").exists()
+    assert cv2.imread(str(tmp_path / "out" / "gray.png")).shape[:2] == (50, 70)
+    results = json.loads((tmp_path / "out" / "000000000790.json").read_text())
+    assert results and all(r["image_id"] == 790 for r in results)
+    gt = COCO(str(COCO_SAMPLE / "person_keypoints.json"))
+    loaded = gt.loadRes(str(tmp_path / "out" / "000000000790.json"))
+    assert len(loaded.getAnnIds()) == len(results)
+    # --min_score filters people out
+    strict = predict.predict(str(root / "sm"), str(images / "000000000790.jpg"), str(tmp_path / "o2"),
+                             min_score=1.0, log=logs.append)
+    assert strict["people"] == 0
