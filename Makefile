@@ -1,4 +1,6 @@
 # Everything a fresh machine needs is python3 and make: targets create/reuse .venv.
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -45,10 +47,22 @@ tfrecords: install
 	  --images=$(COCO_DIR)/val2017 --output=$(RECORDS)/coco_val2017 --num_shards=8
 endif
 
+DEMO := runs/demo
+
+# The main job on bundled data, no downloads: synthetic people -> train tiny -> COCOeval -> export -> predict.
 demo: tfrecords
-	$(PY) -m cf_tf.data.show --records='$(RECORDS)/synth_train-*' --output_dir=runs/demo/targets --num_examples=4
-	$(PY) -m cf_tf.data.show --records='$(RECORDS)/coco_sample-*' --output_dir=runs/demo/targets_coco --num_examples=4
-	@echo "target pictures: runs/demo/targets/ and runs/demo/targets_coco/"
+	$(PY) -m cf_tf.train --flagfile=experiments/tiny.flags --model_dir=$(DEMO)/model
+	$(PY) -m cf_tf.evaluate --model_dir=$(DEMO)/model --annotations=$(DATA)/synth_val/person_keypoints.json \
+	  --images=$(DATA)/synth_val/images --output_dir=$(DEMO)/eval | tee $(DEMO)/eval.txt
+	$(PY) -m cf_tf.export --model_dir=$(DEMO)/model --output=$(DEMO)/saved_model --overwrite
+	$(PY) -m cf_tf.predict --saved_model=$(DEMO)/saved_model --image=$(DATA)/synth_val/images \
+	  --output_dir=$(DEMO)/predict_synth_val
+	$(PY) -m cf_tf.predict --saved_model=$(DEMO)/saved_model --image=$(SHARED)/data/coco_sample/images \
+	  --output_dir=$(DEMO)/predict_coco_sample
+	$(PY) -m cf_tf.data.show --records='$(RECORDS)/synth_train-*' --output_dir=$(DEMO)/targets --num_examples=4 \
+	  --flagfile=experiments/tiny.flags
+	@echo "demo done. COCOeval on the synthetic val set: $(DEMO)/eval.txt"
+	@echo "pictures: $(DEMO)/predict_synth_val/*.png, $(DEMO)/predict_coco_sample/*.png, targets in $(DEMO)/targets/"
 
 clean:
 	rm -rf $(DATA) runs

@@ -45,20 +45,8 @@ def test_subpixel_keypoints_come_back_within_one_pixel():
 
 
 def _crowd(n, size=641, seed=0):
-    """n non-overlapping synthetic figures on a grid: keypoints [n, 17, 3] (all v=2), masks."""
-    rng = np.random.default_rng(seed)
-    cols = int(np.ceil(np.sqrt(n)))
-    cell = size / cols
-    image = np.zeros((size, size, 3), np.uint8)
-    labels = np.zeros((size, size), np.uint8)
-    kps, masks = [], []
-    for i in range(n):
-        centre = np.array([(i % cols + 0.5) * cell, (i // cols + 0.5) * cell])
-        pts = synth.draw_figure(image, labels, i + 1, rng, 0.8 * cell, centre, textured=False)
-        kps.append(np.concatenate([pts, np.full((17, 1), 2.0)], 1))
-    for i in range(n):
-        masks.append((labels == i + 1).astype(np.float32))
-    return np.array(kps, np.float32), masks
+    kps, masks = synth.grid_of_figures(n, size, seed)
+    return kps, list(masks)
 
 
 def _oks(a, b, area):

@@ -14,7 +14,7 @@ from cf_tf.config import DataConfig, ModelConfig, TrainConfig
 from cf_tf.data import pipeline
 from conftest import REPO
 
-DATA = DataConfig(crop_size=129)
+DATA = DataConfig(crop_size=129, input_size=256)
 TINY = ModelConfig(backbone="resnet_tiny", fusion_width=32, head_units=1)
 
 
@@ -140,3 +140,34 @@ def test_command_line_reports_missing_records(tmp_path):
         [sys.executable, "-m", "cf_tf.train", "--flagfile=experiments/tiny.flags", f"--model_dir={tmp_path}",
          f"--train_records={tmp_path}/missing-*"], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert proc.returncode != 0 and "no TFRecord file matches" in proc.stderr
+
+
+def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(synth_data, tmp_path, monkeypatch):
+    _, _, pattern = synth_data
+    cfg = TrainConfig(train_steps=2, batch_size=2, learning_rate=1e-3)
+    train.train(str(tmp_path), pattern, DATA, TINY, cfg, strategy=_single_device(), log=lambda m: None)
+    real_combine = losses.combine
+
+    def poisoned(sums, weights):
+        terms, total = real_combine(sums, weights)
+        return terms, total * float("nan")
+
+    monkeypatch.setattr(losses, "combine", poisoned)
+    with pytest.raises(train.TrainingError, match="loss is nan at step 3.*last good checkpoint is .*ckpt-2"):
+        train.train(str(tmp_path), pattern, DATA, TINY, TrainConfig(**{**cfg.__dict__, "train_steps": 5}),
+                    strategy=_single_device(), log=lambda m: None)
+    assert tf.train.latest_checkpoint(str(tmp_path / "checkpoints")).endswith("ckpt-2")
+
+
+def test_mixed_precision_step_runs_with_loss_scaling(batch):
+    images, targets = batch
+    strategy = _single_device()
+    model, optimizer = train.build(TINY, TrainConfig(learning_rate=1e-3, mixed_precision=True), strategy)
+    assert keras.mixed_precision.global_policy().name == "float32"   # not leaked to later models
+    assert isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
+    assert any(layer.compute_dtype == "float16" for layer in model.layers)
+    out = model(images[:1])
+    assert all(v.dtype == tf.float32 for v in out.values())
+    step = train.make_train_step(model, optimizer, strategy, losses.LossWeights())
+    totals = [float(step(images, targets)[0]) for _ in range(3)]
+    assert all(np.isfinite(totals))

@@ -46,7 +46,7 @@ def pgo(hough, cfg):
     With PGO off, a 3x3 sum gathers the mass that bilinear splatting spread over neighbours.
     """
     if not cfg.pgo:
-        return blur(hough, tf.ones([3, 3, NUM_KEYPOINTS, 1]))
+        return blur(hough, tf.ones([3, NUM_KEYPOINTS]))
     to_cells = cfg.pose_stride / cfg.hough_stride
     sigmas = [(cfg.hvk_sigma if hvk else cfg.lvk_sigma) * to_cells for hvk in IS_HVK]
     return blur(hough, gaussian_kernels(sigmas, peak_one=True))

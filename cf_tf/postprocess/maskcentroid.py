@@ -83,7 +83,7 @@ def instance_masks(instance, n, scale, height, width, cfg):
     """
     onehot = tf.cast(tf.equal(instance[..., None], tf.range(n)), tf.float32)         # [Hs, Ws, n]
     if cfg.igo_sigma > 0:
-        onehot = blur(onehot, tf.tile(gaussian_kernels([cfg.igo_sigma]), [1, 1, n, 1]))
+        onehot = blur(onehot, tf.tile(gaussian_kernels([cfg.igo_sigma]), [1, n]))
     a = scale / cfg.seg_stride
     b = (0.5 * scale - 0.5) / cfg.seg_stride
     transform = tf.stack([a, 0.0, b, 0.0, a, b, 0.0, 0.0])[None]

@@ -55,24 +55,28 @@ def nearest_cell_targets(grid, xy, stride, unit):
 
 
 def gaussian_kernels(sigmas, peak_one=False):
-    """Depthwise kernels [K, K, C, 1] for per-channel sigmas (cells); sigma 0 gives the identity.
+    """Separable per-channel kernels for sigmas (cells): a [K, C] 1-D kernel, applied along y then x.
 
-    peak_one: the kernel's centre is 1 (a Gaussian-weighted sum) instead of summing to 1.
+    sigma 0 gives the identity. peak_one: the 2-D kernel's centre is 1 (a Gaussian-weighted sum)
+    instead of summing to 1.
     """
     radius = max(1, int(math.ceil(3.0 * max(sigmas))))
     r = tf.range(-radius, radius + 1, dtype=tf.float32)
-    d2 = r[:, None] ** 2 + r[None, :] ** 2
     kernels = []
     for s in sigmas:
         if s <= 0:
-            k = tf.cast(tf.equal(d2, 0.0), tf.float32)
+            k = tf.cast(tf.equal(r, 0.0), tf.float32)
         else:
-            k = tf.exp(-d2 / (2.0 * s * s))
+            k = tf.exp(-r * r / (2.0 * s * s))
             k = k if peak_one else k / tf.reduce_sum(k)
         kernels.append(k)
-    return tf.stack(kernels, axis=-1)[..., None]
+    return tf.stack(kernels, axis=-1)
 
 
 def blur(maps, kernels):
-    """Depthwise 'same' convolution of maps [H, W, C] with kernels [K, K, C, 1]."""
-    return tf.nn.depthwise_conv2d(maps[None], kernels, strides=[1, 1, 1, 1], padding="SAME")[0]
+    """Separable depthwise 'same' convolution of maps [H, W, C] with 1-D kernels [K, C]."""
+    k = tf.shape(kernels)[0]
+    along_y = tf.reshape(kernels, [k, 1, -1, 1])
+    along_x = tf.reshape(kernels, [1, k, -1, 1])
+    x = tf.nn.depthwise_conv2d(maps[None], along_y, strides=[1, 1, 1, 1], padding="SAME")
+    return tf.nn.depthwise_conv2d(x, along_x, strides=[1, 1, 1, 1], padding="SAME")[0]

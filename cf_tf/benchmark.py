@@ -1,0 +1,165 @@
+r"""Speed of every stage, on whatever device this runs on.
+
+  python -m cf_tf.benchmark [--json] [--full] [--backbones=resnet50,resnet101,resnet152] [--sizes=401]
+
+Rows: input pipeline images/s (decode + augment + targets, 401x401, default parallelism); train step
+ms (resnet_tiny; with --full also R50/R101/R152) at batch 4; network forward ms per image (batch 1,
+warm, median); decoder ms per image for 1, 5, 10, 20, 30 people (oracle outputs of synthetic
+figures, so the people are really there; compiled once); end-to-end SavedModel ms per image
+(signature call, image in, masks out) for R101; device, TF version, threads. --json ends with one
+JSON line. --quick is for tests: tiny backbone, small sizes, few repeats.
+"""
+
+import json
+import os
+import shutil
+import statistics
+import tempfile
+import time
+
+import numpy as np
+import tensorflow as tf
+from absl import app, flags
+
+from cf_tf import export, losses, train
+from cf_tf.config import DataConfig, DecodeConfig, ModelConfig, TrainConfig
+from cf_tf.data import pipeline
+from cf_tf.data.targets import build_targets
+from cf_tf.inference import Predictor
+from cf_tf.model.centerfocus import build_model
+from cf_tf.oracle import perfect_outputs
+from cf_tf.postprocess.decode import decode_image
+from data_prep import synth
+from data_prep.coco_to_tfrecord import convert
+
+flags.DEFINE_bool("json", False, "End with one JSON line of all measurements.")
+flags.DEFINE_bool("full", False, "Also time R50/R101/R152 training steps (slow on a CPU).")
+flags.DEFINE_list("backbones", ["resnet50", "resnet101", "resnet152"], "Backbones for the forward-pass rows.")
+flags.DEFINE_list("sizes", ["401"], "Input sizes (pixels, square) for the forward-pass rows.")
+flags.DEFINE_list("people", ["1", "5", "10", "20", "30"], "Crowd sizes for the decoder rows.")
+flags.DEFINE_integer("repeats", 5, "Timed repeats per row (median reported).")
+flags.DEFINE_bool("quick", False, "Tiny backbone, small sizes, 2 repeats: checks that every row runs.")
+
+FLAGS = flags.FLAGS
+
+
+def _median_ms(fn, repeats, warmup=1):
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t0) * 1000.0)
+    return statistics.median(times)
+
+
+def input_pipeline(workdir, crop, seconds):
+    """Images/s of decode + augment + targets at crop x crop with the default parallelism."""
+    synth.generate(os.path.join(workdir, "synth"), num_images=32, seed=0, size=max(256, crop + 64), progress=False)
+    convert(os.path.join(workdir, "synth", "person_keypoints.json"), os.path.join(workdir, "synth", "images"),
+            os.path.join(workdir, "rec"), num_shards=2, workers=1)
+    ds = pipeline.train_dataset(os.path.join(workdir, "rec-*"), DataConfig(crop_size=crop), batch_size=4)
+    it = iter(ds)
+    next(it)
+    n, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        next(it)
+        n += 4
+    return n / (time.perf_counter() - t0), os.path.join(workdir, "rec-*")
+
+
+def train_step_ms(backbone, records, crop, repeats):
+    model_cfg = ModelConfig(backbone=backbone, fusion_width=64 if backbone == "resnet_tiny" else 256,
+                            head_units=1 if backbone == "resnet_tiny" else 2)
+    strategy = tf.distribute.get_strategy()
+    model, optimizer = train.build(model_cfg, TrainConfig(), strategy)
+    step = train.make_train_step(model, optimizer, strategy, losses.LossWeights())
+    images, targets = next(iter(pipeline.train_dataset(records, DataConfig(crop_size=crop), batch_size=4)))
+    return _median_ms(lambda: float(step(images, targets)[0]), repeats, warmup=2)
+
+
+def forward_ms(backbone, size, repeats):
+    model = build_model(ModelConfig(backbone=backbone))
+    fn = tf.function(lambda x: model(x, training=False))
+    x = tf.random.uniform([1, size, size, 3], 0, 255)
+    return _median_ms(lambda: fn(x)["sfm"].numpy(), repeats, warmup=2)
+
+
+def decoder_ms(people, size, repeats):
+    """{n: ms} for oracle outputs of n synthetic people, one compiled decoder for all n."""
+    data = DataConfig(crop_size=size, input_size=size)
+    cfg = DecodeConfig.matching(data)
+    fn = tf.function(lambda o: decode_image(o, tf.constant(1.0), size, size, size, cfg))
+    out = {}
+    for n in people:
+        kps, masks = synth.grid_of_figures(n, size, seed=n)
+        t = build_targets(tf.constant(kps), tf.constant(np.transpose(masks, [1, 2, 0])), tf.zeros([n], tf.int32),
+                          size, size, data)
+        outputs = perfect_outputs(t)
+        out[str(n)] = _median_ms(lambda: fn(outputs)["masks"].numpy(), repeats, warmup=2)
+    return out, fn.experimental_get_tracing_count()
+
+
+def end_to_end_ms(backbone, size, workdir, repeats):
+    """(first call ms, steady ms) of the SavedModel's serving_default on a 640x480 image."""
+    data = DataConfig(input_size=size)
+    model = build_model(ModelConfig(backbone=backbone, fusion_width=64 if backbone == "resnet_tiny" else 256))
+    path = export.export(Predictor(model, data, DecodeConfig.matching(data)), os.path.join(workdir, "sm"))
+    fn = tf.saved_model.load(path).signatures["serving_default"]
+    image = tf.constant(np.random.default_rng(0).integers(0, 255, (1, 480, 640, 3), dtype=np.uint8))
+    t0 = time.perf_counter()
+    fn(images=image)["masks"].numpy()
+    first = (time.perf_counter() - t0) * 1000.0
+    return first, _median_ms(lambda: fn(images=image)["masks"].numpy(), repeats, warmup=0)
+
+
+def run(quick=False, full=False, backbones=("resnet50", "resnet101", "resnet152"), sizes=(401,),
+        people=(1, 5, 10, 20, 30), repeats=5, log=print):
+    """All rows as the --json dictionary (milliseconds unless named otherwise)."""
+    crop = 129 if quick else 401
+    e2e_backbone = "resnet_tiny" if quick else "resnet101"
+    if quick:
+        backbones, sizes, repeats = ("resnet_tiny",), (129,), 2
+    device = tf.config.list_logical_devices("GPU")
+    result = {"device": (tf.config.experimental.get_device_details(tf.config.list_physical_devices("GPU")[0])
+                         .get("device_name", "GPU") if device else f"CPU ({os.cpu_count()} cores)"),
+              "tf": tf.__version__,
+              "threads": int(tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count())}
+    workdir = tempfile.mkdtemp(prefix="cf_tf_bench_")
+    try:
+        result["input_images_per_s"], records = input_pipeline(workdir, crop, 3 if quick else 15)
+        log(f"input pipeline ({crop}x{crop}): {result['input_images_per_s']:.1f} images/s")
+        result["train_step_ms"] = {}
+        for bb in ["resnet_tiny"] + (["resnet50", "resnet101", "resnet152"] if full else []):
+            result["train_step_ms"][bb] = train_step_ms(bb, records, crop, repeats)
+            log(f"train step {bb} (batch 4, {crop}x{crop}): {result['train_step_ms'][bb]:.1f} ms")
+        result["forward_ms"] = {}
+        for bb in backbones:
+            for size in sizes:
+                key = bb if len(sizes) == 1 else f"{bb}@{size}"
+                result["forward_ms"][key] = forward_ms(bb, int(size), repeats)
+                log(f"forward {bb} ({size}x{size}, batch 1): {result['forward_ms'][key]:.1f} ms")
+        result["decoder_ms"], traces = decoder_ms([int(n) for n in people], crop, repeats)
+        log(f"decoder ({crop}x{crop} canvas, compiled {traces}x): "
+            + ", ".join(f"{n} people {ms:.1f} ms" for n, ms in result["decoder_ms"].items()))
+        first, steady = end_to_end_ms(e2e_backbone, crop, workdir, repeats)
+        result["end_to_end_ms"] = {e2e_backbone: steady}
+        result["end_to_end_first_call_ms"] = {e2e_backbone: first}
+        log(f"end to end SavedModel {e2e_backbone} ({crop} canvas, 640x480 image): {steady:.1f} ms "
+            f"(first call {first:.1f} ms)")
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return result
+
+
+def main(argv):
+    del argv
+    result = run(FLAGS.quick, FLAGS.full, FLAGS.backbones, [int(s) for s in FLAGS.sizes],
+                 [int(n) for n in FLAGS.people], FLAGS.repeats)
+    if FLAGS.json:
+        print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    app.run(main)
