@@ -19,28 +19,19 @@ import time
 
 import numpy as np
 import tensorflow as tf
-from absl import app, flags
+from absl import app
 
 from cf_tf import export, losses, train
 from cf_tf.config import DataConfig, DecodeConfig, ModelConfig, TrainConfig
 from cf_tf.data import pipeline
 from cf_tf.data.targets import build_targets
+from cf_tf.flags import FLAGS
 from cf_tf.inference import Predictor
 from cf_tf.model.centerfocus import build_model
 from cf_tf.oracle import perfect_outputs
 from cf_tf.postprocess.decode import decode_image
 from data_prep import synth
 from data_prep.coco_to_tfrecord import convert
-
-flags.DEFINE_bool("json", False, "End with one JSON line of all measurements.")
-flags.DEFINE_bool("full", False, "Also time R50/R101/R152 training steps (slow on a CPU).")
-flags.DEFINE_list("backbones", ["resnet50", "resnet101", "resnet152"], "Backbones for the forward-pass rows.")
-flags.DEFINE_list("sizes", ["401"], "Input sizes (pixels, square) for the forward-pass rows.")
-flags.DEFINE_list("people", ["1", "5", "10", "20", "30"], "Crowd sizes for the decoder rows.")
-flags.DEFINE_integer("repeats", 5, "Timed repeats per row (median reported).")
-flags.DEFINE_bool("quick", False, "Tiny backbone, small sizes, 2 repeats: checks that every row runs.")
-
-FLAGS = flags.FLAGS
 
 
 def _median_ms(fn, repeats, warmup=1):

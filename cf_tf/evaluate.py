@@ -21,11 +21,12 @@ import sys
 import cv2
 import numpy as np
 import tensorflow as tf
-from absl import app, flags
+from absl import app
 from pycocotools.coco import COCO
 
 from cf_tf import coco as cf_coco
 from cf_tf import flags as cf_flags
+from cf_tf.flags import FLAGS
 from cf_tf.data import annotations as coco_ann
 from cf_tf.data import parser, schema
 from cf_tf.inference import Predictor, restore_model
@@ -33,15 +34,6 @@ from cf_tf.oracle import perfect_outputs
 from cf_tf.postprocess import dbscan_ref
 from cf_tf.postprocess.decode import decode_image
 from cf_tf.progress import Progress
-
-flags.DEFINE_string("saved_model", None, "Evaluate this exported SavedModel (python -m cf_tf.export).")
-flags.DEFINE_bool("oracle", False, "Evaluate perfect outputs built from the ground truth (no model).")
-flags.DEFINE_string("annotations", None, "COCO-format person-keypoints JSON of the evaluation set.")
-flags.DEFINE_string("images", None, "Folder of the evaluation images.")
-flags.DEFINE_string("output_dir", None, "Where the results JSONs go (default: a temporary folder).")
-flags.DEFINE_integer("max_images", 0, "Evaluate only the first N images (0 = all).")
-
-FLAGS = flags.FLAGS
 
 
 class EvaluationError(RuntimeError):

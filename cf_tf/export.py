@@ -17,13 +17,11 @@ import sys
 import tempfile
 
 import tensorflow as tf
-from absl import app, flags
+from absl import app
 
 from cf_tf import flags as cf_flags
+from cf_tf.flags import FLAGS
 from cf_tf.inference import Predictor, restore_model
-
-flags.DEFINE_string("output", None, "SavedModel folder to write.")
-flags.DEFINE_bool("overwrite", False, "Replace --output if it exists.")
 
 
 class ServingModule(tf.Module):
@@ -75,7 +73,7 @@ def export(predictor, output, overwrite=False):
 
 def main(argv):
     del argv
-    f = cf_flags.FLAGS
+    f = FLAGS
     if not f.model_dir or not f.output:
         sys.exit("error: --model_dir and --output are required")
     try:

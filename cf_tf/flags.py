@@ -99,6 +99,28 @@ for _name, _help in _DECODE_HELP.items():
     else:
         flags.DEFINE_string(_name, _default, _help)
 
+# --- entry points: evaluate, export, predict, benchmark, data.show
+flags.DEFINE_string("annotations", None, "evaluate: COCO-format person-keypoints JSON of the evaluation set.")
+flags.DEFINE_string("images", None, "evaluate: folder of the evaluation images.")
+flags.DEFINE_string("saved_model", None, "evaluate/predict: a SavedModel folder written by python -m cf_tf.export.")
+flags.DEFINE_bool("oracle", False, "evaluate: score perfect outputs built from the ground truth (no model).")
+flags.DEFINE_integer("max_images", 0, "evaluate: only the first N images (0 = all).")
+flags.DEFINE_string("output_dir", None, "Output folder: evaluate (results JSONs; default MODEL/eval), "
+                    "predict (NAME.json + NAME.png per image), data.show (pictures).")
+flags.DEFINE_string("output", None, "export: the SavedModel folder to write.")
+flags.DEFINE_bool("overwrite", False, "export: replace --output if it exists.")
+flags.DEFINE_string("image", None, "predict: an image file, or a folder of images (.jpg, .jpeg, .png).")
+flags.DEFINE_float("min_score", 0.1, "predict: people scoring below this (0..1) are left out.")
+flags.DEFINE_string("records", None, "data.show: TFRecord glob to draw.")
+flags.DEFINE_integer("num_examples", 4, "data.show: how many examples to draw.")
+flags.DEFINE_bool("json", False, "benchmark: end with one JSON line of all measurements.")
+flags.DEFINE_bool("full", False, "benchmark: also time R50/R101/R152 training steps (slow on a CPU).")
+flags.DEFINE_list("backbones", ["resnet50", "resnet101", "resnet152"], "benchmark: backbones of the forward rows.")
+flags.DEFINE_list("sizes", ["401"], "benchmark: square input sizes (pixels) of the forward rows.")
+flags.DEFINE_list("people", ["1", "5", "10", "20", "30"], "benchmark: crowd sizes of the decoder rows.")
+flags.DEFINE_integer("repeats", 5, "benchmark: timed repeats per row (median reported).")
+flags.DEFINE_bool("quick", False, "benchmark: tiny backbone, small sizes, 2 repeats (checks every row runs).")
+
 FLAGS = flags.FLAGS
 
 

@@ -15,18 +15,14 @@ import sys
 
 import cv2
 import tensorflow as tf
-from absl import app, flags
+from absl import app
 
 from cf_tf import visualize
 from cf_tf.coco import encode_rle
+from cf_tf.flags import FLAGS
 from cf_tf.progress import Progress
 
-flags.DEFINE_string("saved_model", None, "SavedModel folder written by python -m cf_tf.export.")
-flags.DEFINE_string("image", None, "An image file, or a folder of images (.jpg, .jpeg, .png).")
-flags.DEFINE_string("output_dir", None, "Where NAME.json and NAME.png are written (created).")
-flags.DEFINE_float("min_score", 0.1, "People scoring below this are left out (0..1).")
 
-FLAGS = flags.FLAGS
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
 
 
