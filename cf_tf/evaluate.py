@@ -34,6 +34,7 @@ from cf_tf.oracle import perfect_outputs
 from cf_tf.postprocess import dbscan_ref
 from cf_tf.postprocess.decode import decode_image
 from cf_tf.progress import Progress
+from data_prep.coco_to_tfrecord import convert_image
 
 
 class EvaluationError(RuntimeError):
@@ -51,8 +52,6 @@ def read_image(path):
 
 def oracle_runner(data_cfg, decode_cfg):
     """(image info, annotations, image dir) -> decoded numpy dict, from perfect outputs."""
-    from data_prep.coco_to_tfrecord import convert_image
-
     def decode(targets, scale, height, width, cluster_fn=None):
         return decode_image(perfect_outputs(targets), scale, height, width, data_cfg.input_size, decode_cfg,
                             cluster_fn)

@@ -6,7 +6,7 @@ import tensorflow as tf
 
 from cf_tf.config import DataConfig
 from cf_tf.data.targets import build_targets
-from cf_tf.keypoints import ANCHOR_KEYPOINT, DIRECTED_EDGES, KEYPOINT_NAMES
+from cf_tf.keypoints import DIRECTED_EDGES, KEYPOINT_NAMES
 
 SIZE = 161
 CFG = DataConfig(crop_size=SIZE)
