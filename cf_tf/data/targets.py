@@ -1,0 +1,132 @@
+"""Training targets, built in graph mode and vectorised over people (SPEC "Targets").
+
+Given keypoints [N, 17, 3] and soft masks [H, W, N] already in crop coordinates:
+
+- SKFM (strong keypoint feature map, paper 3.1): 1 inside the disk D_R(q_jk) of any person k.
+- KeyCentroid (paper 3.2): inside the disk, (q_jk - p) / R to the *nearest* person's keypoint j.
+- mid-range offsets: for directed edge a->b, inside D_R(q_ak) with a and b labelled,
+  (q_bk - p) / mid_scale (nearest q_ak wins).
+- BHM (body heat map, paper 3.2, Eq. 2): max over people and keypoints of max(0, 1 - |p - q| / R).
+- SFM (semantic feature map): union of the non-crowd person masks.
+- MaskCentroid (paper 3.3): on each mask pixel, (C_k - p) / mask_scale to its person's anchor C_k
+  (right shoulder if labelled, paper Fig. 5; else mean keypoint; else mask mean, paper Eq. 3);
+  a pixel in two masks belongs to the smaller one.
+- loss weights: crowd regions and people with a mask but no labelled keypoint are ignored by the
+  keypoint losses; crowd regions are ignored by the segmentation losses.
+
+Pose maps live on the pose-stride grid, segmentation maps on the seg-stride grid; both use the
+cell-centre rule of cf_tf/keypoints.py.
+"""
+
+import tensorflow as tf
+
+from cf_tf.keypoints import ANCHOR_KEYPOINT, DIRECTED_EDGES, NUM_EDGES, NUM_KEYPOINTS, grid_centres
+
+# The keys the model is trained on (its named outputs) and their loss-weight maps.
+OUTPUT_KEYS = ("skfm", "keycentroid", "mid_offsets", "bhm", "sfm", "maskcentroid")
+WEIGHT_KEYS = ("kp_weight", "mid_weight", "seg_weight")
+
+_INF = 1e9
+
+
+def sample_masks(masks, stride):
+    """[H, W, N] soft masks -> [ceil(H/s), ceil(W/s), N]: box average centred on each cell's pixel."""
+    pooled = tf.nn.avg_pool2d(masks[None], ksize=stride + 1, strides=1, padding="SAME")[0]
+    return pooled[::stride, ::stride]
+
+
+def anchors(keypoints, masks_seg, centres_seg, rule):
+    """MaskCentroid anchor C_k [N, 2] of each person (paper Fig. 5 and Eq. 3).
+
+    masks_seg: [Hs, Ws, N] {0, 1} membership on the grid whose cell centres are `centres_seg`.
+    """
+    labelled = keypoints[..., 2] > 0
+    lab = tf.cast(labelled, tf.float32)
+    n_lab = tf.reduce_sum(lab, axis=1)
+    mean_kp = tf.reduce_sum(keypoints[..., :2] * lab[..., None], axis=1) / tf.maximum(n_lab, 1.0)[:, None]
+    m = tf.transpose(masks_seg, [2, 0, 1])  # [N, H, W]
+    area = tf.reduce_sum(m, axis=[1, 2])
+    mask_mean = tf.einsum("nhw,hwc->nc", m, centres_seg) / tf.maximum(area, 1e-6)[:, None]
+    if rule == "mask_mean":
+        return mask_mean
+    fallback = tf.where((n_lab > 0)[:, None], mean_kp, mask_mean)
+    if rule == "mean_keypoints":
+        return fallback
+    return tf.where(labelled[:, ANCHOR_KEYPOINT, None], keypoints[:, ANCHOR_KEYPOINT, :2], fallback)
+
+
+def _nearest(dist, radius):
+    """dist [N, C, H, W] (inf where undefined) -> (nearest person [C, H, W], inside [C, H, W])."""
+    return tf.argmin(dist, axis=0, output_type=tf.int32), tf.reduce_min(dist, axis=0) <= radius
+
+
+def build_targets(keypoints, masks, iscrowd, height, width, cfg):
+    """All targets for one example.
+
+    keypoints: float32 [N, 17, 3] in crop pixels; masks: float32 [H, W, N] in [0, 1];
+    iscrowd: int32 [N]; height, width: crop size; cfg: cf_tf.config.DataConfig.
+    Returns a dict with OUTPUT_KEYS and WEIGHT_KEYS (channels last) and `instance` int32 [Hs, Ws]
+    (index of the person owning each seg cell, -1 for none) for the oracle and tests.
+    """
+    # A zero person keeps every reduction over people well defined on images with nobody.
+    keypoints = tf.concat([keypoints, tf.zeros([1, NUM_KEYPOINTS, 3])], axis=0)
+    masks = tf.concat([masks, tf.zeros(tf.concat([tf.shape(masks)[:2], [1]], 0))], axis=-1)
+    iscrowd = tf.concat([iscrowd, [0]], axis=0)
+    crowd = iscrowd > 0
+    R = cfg.radius
+
+    # --- pose grid: SKFM, KeyCentroid, mid-range, BHM
+    P = grid_centres(height, width, cfg.pose_stride)                      # [Hp, Wp, 2]
+    q = keypoints[..., :2]                                                # [N, 17, 2]
+    valid = (keypoints[..., 2] > 0) & ~crowd[:, None]                     # [N, 17]
+    d = tf.norm(P[None, None] - q[:, :, None, None], axis=-1)             # [N, 17, Hp, Wp]
+    d_kp = tf.where(valid[..., None, None], d, _INF)
+    k_kp, in_disk = _nearest(d_kp, R)                                     # [17, Hp, Wp]
+    q_near = tf.gather(tf.transpose(q, [1, 0, 2]), k_kp, batch_dims=1)   # [17, Hp, Wp, 2]
+    disk = tf.cast(in_disk, tf.float32)
+    skfm = tf.transpose(disk, [1, 2, 0])
+    kc = (q_near - P[None]) / R * disk[..., None]
+    keycentroid = tf.reshape(tf.transpose(kc, [1, 2, 0, 3]), tf.concat([tf.shape(P)[:2], [2 * NUM_KEYPOINTS]], 0))
+    bhm = tf.reduce_max(tf.where(valid[..., None, None], tf.nn.relu(1.0 - d / R), 0.0), axis=[0, 1])
+
+    src, dst = [e[0] for e in DIRECTED_EDGES], [e[1] for e in DIRECTED_EDGES]
+    edge_valid = tf.gather(valid, src, axis=1) & tf.gather(valid, dst, axis=1)   # [N, 32]
+    d_edge = tf.where(edge_valid[..., None, None], tf.gather(d, src, axis=1), _INF)
+    k_edge, in_edge = _nearest(d_edge, R)                                 # [32, Hp, Wp]
+    q_dst = tf.gather(tf.transpose(tf.gather(q, dst, axis=1), [1, 0, 2]), k_edge, batch_dims=1)
+    mid_w = tf.cast(in_edge, tf.float32)
+    mid = (q_dst - P[None]) / cfg.mid_scale * mid_w[..., None]
+    mid_offsets = tf.reshape(tf.transpose(mid, [1, 2, 0, 3]), tf.concat([tf.shape(P)[:2], [2 * NUM_EDGES]], 0))
+
+    # --- ignore regions for the keypoint losses: crowds and people with a mask but no keypoint
+    unlabelled = crowd | ~tf.reduce_any(keypoints[..., 2] > 0, axis=1)
+    m_pose = sample_masks(masks, cfg.pose_stride)                         # [Hp, Wp, N]
+    ignore_kp = tf.reduce_max(m_pose * tf.cast(unlabelled, tf.float32), axis=-1) >= 0.5
+    kp_weight = 1.0 - tf.cast(ignore_kp, tf.float32)
+
+    # --- seg grid: SFM, MaskCentroid
+    S = grid_centres(height, width, cfg.seg_stride)                       # [Hs, Ws, 2]
+    m_seg = sample_masks(masks, cfg.seg_stride)                           # [Hs, Ws, N]
+    member = (m_seg >= 0.5) & ~crowd                                      # [Hs, Ws, N]
+    area = tf.reduce_sum(tf.cast(member, tf.float32), axis=[0, 1])        # [N]
+    owner = tf.argmin(tf.where(member, area, _INF), axis=-1, output_type=tf.int32)
+    fg = tf.reduce_any(member, axis=-1)
+    instance = tf.where(fg, owner, -1)
+    crowd_seg = tf.reduce_max(m_seg * tf.cast(crowd, tf.float32), axis=-1) >= 0.5
+    C = anchors(keypoints, tf.cast(member, tf.float32), S, cfg.anchor_rule)   # [N, 2]
+    fgf = tf.cast(fg, tf.float32)[..., None]
+    maskcentroid = (tf.gather(C, owner) - S) / cfg.mask_scale * fgf
+    seg_weight = 1.0 - tf.cast(crowd_seg & ~fg, tf.float32)
+
+    return {
+        "skfm": skfm,
+        "keycentroid": keycentroid,
+        "mid_offsets": mid_offsets,
+        "bhm": bhm[..., None],
+        "sfm": fgf,
+        "maskcentroid": maskcentroid,
+        "kp_weight": kp_weight[..., None],
+        "mid_weight": tf.transpose(mid_w, [1, 2, 0]),
+        "seg_weight": seg_weight[..., None],
+        "instance": instance,
+    }
