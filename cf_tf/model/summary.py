@@ -33,9 +33,8 @@ def summarize(model_cfg, input_size):
 
 def main(argv):
     del argv
-    size = cf_flags.FLAGS.input_size
-    if "input_size" not in {f for f in cf_flags.FLAGS if cf_flags.FLAGS[f].present}:
-        size = 401  # Table 7 is at the training size
+    # Table 7 is at the training size: 401 unless --input_size is given
+    size = cf_flags.FLAGS.input_size if cf_flags.FLAGS["input_size"].present else 401
     result = summarize(cf_flags.model_config(), size)
     print(f"{result['backbone']} at {size}x{size}: {result['params'] / 1e6:.2f} M parameters, "
           f"{result['gflops']:.2f} GFLOPs (paper Table 7, ResNet-101: 44.5 M, 7.69 GFLOPs)")
