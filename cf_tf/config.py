@@ -8,6 +8,7 @@ import dataclasses
 import json
 import os
 
+from cf_tf.files import write_json
 from cf_tf.keypoints import DISK_RADIUS, POSE_STRIDES, SEG_STRIDES
 
 ANCHOR_RULES = ("right_shoulder", "mean_keypoints", "mask_mean")
@@ -101,9 +102,7 @@ def save_run_config(model_dir, model_cfg, data_cfg):
     """Writes model_dir/cf_tf_config.json (atomically) so evaluate/export rebuild the same network."""
     os.makedirs(model_dir, exist_ok=True)
     path = os.path.join(model_dir, RUN_CONFIG)
-    with open(path + ".tmp", "w") as f:
-        json.dump({"model": dataclasses.asdict(model_cfg), "data": dataclasses.asdict(data_cfg)}, f, indent=1)
-    os.replace(path + ".tmp", path)
+    write_json(path, {"model": dataclasses.asdict(model_cfg), "data": dataclasses.asdict(data_cfg)}, indent=1)
 
 
 def load_run_config(model_dir):

@@ -26,9 +26,10 @@ from pycocotools.coco import COCO
 
 from cf_tf import coco as cf_coco
 from cf_tf import flags as cf_flags
-from cf_tf.flags import FLAGS
 from cf_tf.data import annotations as coco_ann
 from cf_tf.data import parser, schema
+from cf_tf.files import write_json
+from cf_tf.flags import FLAGS
 from cf_tf.inference import Predictor, restore_model
 from cf_tf.oracle import perfect_outputs
 from cf_tf.postprocess import dbscan_ref
@@ -106,18 +107,16 @@ def evaluate(annotations, image_dir, run, output_dir, max_images=0, log=print):
     bar.close()
     os.makedirs(output_dir, exist_ok=True)
     for name, results in (("keypoints", kp_results), ("segm", segm_results)):
-        path = os.path.join(output_dir, f"{name}_results.json")
-        with open(path + ".tmp", "w") as f:
-            json.dump(results, f)
-        os.replace(path + ".tmp", path)
+        write_json(os.path.join(output_dir, f"{name}_results.json"), results)
     with contextlib.redirect_stdout(io.StringIO()):   # pycocotools prints progress chatter
         gt = COCO(annotations)
-    summary = {"images": len(done)}
+    summary = {}
     for iou_type, results in (("keypoints", kp_results), ("segm", segm_results)):
         stats, table = cf_coco.evaluate(gt, results, iou_type, done)
         log(f"--- {iou_type} ({len(results)} results)\n{table}")
         summary[iou_type] = {k: round(v, 4) for k, v in stats.items()}
-    return {"keypoints": summary["keypoints"], "segm": summary["segm"], "images": summary["images"]}
+    summary["images"] = len(done)
+    return summary
 
 
 def main(argv):

@@ -8,7 +8,6 @@ translucent colours with skeletons and keypoints. A file that cannot be decoded 
 skipped; the run goes on.
 """
 
-import json
 import os
 import re
 import sys
@@ -19,6 +18,7 @@ from absl import app
 
 from cf_tf import visualize
 from cf_tf.coco import encode_rle
+from cf_tf.files import write_json
 from cf_tf.flags import FLAGS
 from cf_tf.progress import Progress
 
@@ -69,9 +69,7 @@ def predict_file(serve_bytes, path, image_id, output_dir, min_score):
             entry["segmentation"] = encode_rle(decoded["masks"][k])
         results.append(entry)
     stem = os.path.splitext(os.path.basename(path))[0]
-    with open(os.path.join(output_dir, stem + ".json.tmp"), "w") as f:
-        json.dump(results, f)
-    os.replace(os.path.join(output_dir, stem + ".json.tmp"), os.path.join(output_dir, stem + ".json"))
+    write_json(os.path.join(output_dir, stem + ".json"), results)
     image = tf.io.decode_image(data, channels=3, expand_animations=False).numpy()
     cv2.imwrite(os.path.join(output_dir, stem + ".png"), visualize.draw(image, decoded))
     return decoded["num_people"]

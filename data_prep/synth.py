@@ -13,7 +13,6 @@ outside the image; each figure's *visible* mask as compressed RLE; area; bbox; a
 an `iscrowd=1` region covering a dense cluster of tiny figures (no keypoints).
 """
 
-import json
 import os
 import sys
 
@@ -22,6 +21,7 @@ import numpy as np
 from absl import app, flags
 from pycocotools import mask as mask_utils
 
+from cf_tf.files import write_json
 from cf_tf.keypoints import KEYPOINT_NAMES, NUM_KEYPOINTS, SKELETON_EDGES
 from cf_tf.progress import Progress
 
@@ -243,9 +243,7 @@ def generate(output, num_images, seed=0, size=256, max_people=6, progress=True):
                         "skeleton": [[a + 1, b + 1] for a, b in SKELETON_EDGES]}],
     }
     path = os.path.join(output, "person_keypoints.json")
-    with open(path + ".tmp", "w") as f:
-        json.dump(coco, f)
-    os.replace(path + ".tmp", path)
+    write_json(path, coco)
     return coco
 
 
