@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 
 from cf_tf.config import DataConfig
-from cf_tf.data.targets import build_targets
+from cf_tf.data.targets import build_targets, sample_masks
 from cf_tf.keypoints import DIRECTED_EDGES, KEYPOINT_NAMES
 
 SIZE = 161
@@ -153,3 +153,19 @@ def test_image_with_nobody_has_empty_targets():
     for k in ("skfm", "keycentroid", "mid_offsets", "bhm", "sfm", "maskcentroid"):
         assert not t[k].any(), k
     assert (t["instance"] == -1).all() and t["kp_weight"].min() == 1
+
+
+@pytest.mark.parametrize("height,width", [(161, 161), (33, 47), (9, 8)])
+@pytest.mark.parametrize("stride", [4, 8])
+def test_sample_masks_is_the_box_mean_at_each_cell_centre(height, width, stride):
+    rng = np.random.default_rng(height + stride)
+    masks = (rng.random((height, width, 2)) > 0.5).astype(np.float32)
+    got = sample_masks(tf.constant(masks), stride).numpy()
+    cells = (-(-height // stride), -(-width // stride))
+    assert got.shape == (*cells, 2)
+    half = stride // 2
+    for i in range(cells[0]):
+        for j in range(cells[1]):
+            y, x = i * stride, j * stride
+            box = masks[max(y - half, 0): y + half + 1, max(x - half, 0): x + half + 1]
+            np.testing.assert_allclose(got[i, j], box.mean(axis=(0, 1)), atol=1e-6)

@@ -30,9 +30,20 @@ _INF = 1e9
 
 
 def sample_masks(masks, stride):
-    """[H, W, N] soft masks -> [ceil(H/s), ceil(W/s), N]: box average centred on each cell's pixel."""
-    pooled = tf.nn.avg_pool2d(masks[None], ksize=stride + 1, strides=1, padding="SAME")[0]
-    return pooled[::stride, ::stride]
+    """[H, W, N] soft masks -> [ceil(H/s), ceil(W/s), N]: mean over the (s+1)x(s+1) box centred on
+    each cell's pixel s*i, counting only pixels inside the image.
+
+    Pooled with stride s, so only the cells are computed (pooling every pixel and subsampling cost
+    most of the input pipeline's time at stride 8).
+    """
+    shape = tf.shape(masks)
+    cells = (shape[:2] + stride - 1) // stride
+    half = stride // 2
+    # zero padding, then divide by the pooled count of real pixels: the border boxes are partial
+    pad = [[half, stride], [half, stride], [0, 0]]
+    sums = tf.nn.avg_pool2d(tf.pad(masks, pad)[None], 2 * half + 1, stride, "VALID")[0]
+    counts = tf.nn.avg_pool2d(tf.pad(tf.ones_like(masks[..., :1]), pad)[None], 2 * half + 1, stride, "VALID")[0]
+    return (sums / counts)[: cells[0], : cells[1]]
 
 
 def anchors(keypoints, masks_seg, centres_seg, rule):
