@@ -2,6 +2,7 @@ r"""COCO evaluation of keypoints and masks (pycocotools COCOeval), for a model o
 
   python -m cf_tf.evaluate (--model_dir=D | --saved_model=D) --annotations=A.json --images=DIR [--output_dir=D]
   python -m cf_tf.evaluate --oracle --annotations=A.json --images=DIR
+  python -m cf_tf.evaluate --model_dir=D --perfect_heads=keycentroid,mid_offsets --annotations=A.json --images=DIR
 
 Writes keypoints_results.json and segm_results.json (COCO results format, RLE masks, real scores)
 to --output_dir, prints the standard COCOeval tables and ends with one JSON line:
@@ -9,7 +10,8 @@ to --output_dir, prints the standard COCOeval tables and ends with one JSON line
 
 --oracle builds targets from the ground truth with the training code (no augmentation, the inference
 resize), turns them into perfect network outputs and decodes them with the same decoder: the
-ceiling of representation + decoder. An image that cannot be read is reported and skipped.
+ceiling of representation + decoder. --perfect_heads does the same for some outputs of a trained
+model only: how much each head costs it. An image that cannot be read is reported and skipped.
 """
 
 import contextlib
@@ -31,6 +33,7 @@ from cf_tf.data import parser, schema
 from cf_tf.files import write_json
 from cf_tf.flags import FLAGS
 from cf_tf.inference import Predictor, restore_model
+from cf_tf.model.centerfocus import OUTPUT_NAMES
 from cf_tf.oracle import perfect_outputs
 from cf_tf.postprocess import dbscan_ref
 from cf_tf.postprocess.decode import decode_image
@@ -51,18 +54,27 @@ def read_image(path):
     return None if img is None else cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
 
-def oracle_runner(data_cfg, decode_cfg):
-    """(image info, annotations, image dir) -> decoded numpy dict, from perfect outputs."""
-    def decode(targets, scale, height, width, cluster_fn=None):
-        return decode_image(perfect_outputs(targets), scale, height, width, data_cfg.input_size, decode_cfg,
-                            cluster_fn)
+def oracle_runner(data_cfg, decode_cfg, model=None, perfect_heads=OUTPUT_NAMES):
+    """(image info, annotations, image dir) -> decoded numpy dict, from perfect outputs.
+
+    With `model`, the model's outputs with only `perfect_heads` replaced by perfect ones: which head
+    limits a trained model (e.g. perfect keycentroid + mid_offsets, the model's own maps elsewhere).
+    """
+    heads = frozenset(OUTPUT_NAMES if model is None else perfect_heads)
+
+    def decode(image, targets, scale, height, width, cluster_fn=None):
+        outputs = perfect_outputs(targets)
+        if model is not None:
+            own = model(image[None], training=False)
+            outputs = {k: v if k in heads else tf.cast(own[k][0], tf.float32) for k, v in outputs.items()}
+        return decode_image(outputs, scale, height, width, data_cfg.input_size, decode_cfg, cluster_fn)
 
     compiled = tf.function(decode)
 
     def run(img, anns, image_dir):
         serialized, _ = convert_image((img, anns, image_dir))
         f = parser.parse_inference(schema.decode(serialized), data_cfg, with_targets=True)
-        args = (f["targets"], f["scale"], f["height"], f["width"])
+        args = (f["image"], f["targets"], f["scale"], f["height"], f["width"])
         if decode_cfg.mask_clustering == "dbscan":
             out = decode(*args, cluster_fn=lambda e, free: dbscan_ref.cluster_centroids(e, free, decode_cfg))
         else:
@@ -126,6 +138,11 @@ def main(argv):
     sources = [bool(FLAGS.model_dir), bool(FLAGS.saved_model), FLAGS.oracle]
     if sum(sources) != 1:
         sys.exit("error: give exactly one of --model_dir, --saved_model, --oracle")
+    unknown = sorted(set(FLAGS.perfect_heads) - set(OUTPUT_NAMES))
+    if unknown:
+        sys.exit(f"error: --perfect_heads: unknown output(s) {', '.join(unknown)}; choose from {', '.join(OUTPUT_NAMES)}")
+    if FLAGS.perfect_heads and not FLAGS.model_dir:
+        sys.exit("error: --perfect_heads needs --model_dir (a SavedModel's heads cannot be replaced)")
     if not os.path.isdir(FLAGS.images):
         sys.exit(f"error: {FLAGS.images}: image folder not found")
     if FLAGS.oracle:
@@ -139,7 +156,10 @@ def main(argv):
         decode_cfg = cf_flags.decode_config(data_cfg)
         if decode_cfg.mask_clustering == "dbscan":
             sys.exit("error: --mask_clustering=dbscan is the oracle's reference; models decode in graph mode")
-        run = model_runner(Predictor(model, data_cfg, decode_cfg))
+        if FLAGS.perfect_heads:
+            run = oracle_runner(data_cfg, decode_cfg, model, FLAGS.perfect_heads)
+        else:
+            run = model_runner(Predictor(model, data_cfg, decode_cfg))
     else:
         if not os.path.isdir(FLAGS.saved_model):
             sys.exit(f"error: {FLAGS.saved_model}: SavedModel folder not found")

@@ -23,7 +23,7 @@ flags.DEFINE_integer("seg_stride", _D.seg_stride, "Output stride of the segmenta
 flags.DEFINE_float("disk_radius", _D.radius, "Keypoint disk radius R, input pixels (paper: 32).")
 flags.DEFINE_float("mid_scale", _D.mid_scale, "Unit of the mid-range offsets, input pixels.")
 flags.DEFINE_float("mask_scale", _D.mask_scale, "Unit of the MaskCentroid offsets, input pixels.")
-flags.DEFINE_float("scale_min", _D.scale_min, "Augmentation: smallest random scale (1 = image fits the crop).")
+flags.DEFINE_float("scale_min", _D.scale_min, "Augmentation: smallest random scale factor (1 = the inference scale, longest side -> input_size).")
 flags.DEFINE_float("scale_max", _D.scale_max, "Augmentation: largest random scale.")
 flags.DEFINE_float("max_rotation", _D.max_rotation, "Augmentation: rotation uniform in +-this, degrees.")
 flags.DEFINE_float("flip_prob", _D.flip_prob, "Augmentation: probability of a horizontal flip.")
@@ -104,6 +104,9 @@ flags.DEFINE_string("annotations", None, "evaluate: COCO-format person-keypoints
 flags.DEFINE_string("images", None, "evaluate: folder of the evaluation images.")
 flags.DEFINE_string("saved_model", None, "evaluate/predict: a SavedModel folder written by python -m cf_tf.export.")
 flags.DEFINE_bool("oracle", False, "evaluate: score perfect outputs built from the ground truth (no model).")
+flags.DEFINE_list("perfect_heads", [], "evaluate with --model_dir: replace these model outputs (skfm, keycentroid, "
+                  "mid_offsets, bhm, sfm, maskcentroid) by perfect ones from the ground truth, to see which head "
+                  "limits the model. Default: none.")
 flags.DEFINE_integer("max_images", 0, "evaluate: only the first N images (0 = all).")
 flags.DEFINE_string("output_dir", None, "Output folder: evaluate (results JSONs; default MODEL/eval), "
                     "predict (NAME.json + NAME.png per image), data.show (pictures).")

@@ -6,8 +6,10 @@ writes DIR/images/000000.jpg ... and DIR/person_keypoints.json (real COCO person
 
 Each image holds several articulated figures (head, neck, torso, upper/lower arms and legs as filled
 shapes with human proportions) with random poses, facing (front/back), scales, in-plane rotations,
-clothing colours and stripes, over a textured background with distractor shapes. Figures are
-composited back to front, so they overlap and occlude one another; limbs cross other people.
+clothing colours and stripes, over a textured background with distractor shapes. Front and back show
+as on real people (a face and a V neckline in front, hair behind): without them a figure's left and
+right could not be told from its pixels. Figures are composited back to front, so they overlap and
+occlude one another; limbs cross other people.
 Annotations are what COCO has: 17 keypoints with v=2 visible, v=1 occluded by another figure, v=0
 outside the image; each figure's *visible* mask as compressed RLE; area; bbox; and, in some images,
 an `iscrowd=1` region covering a dense cluster of tiny figures (no keypoints).
@@ -43,7 +45,8 @@ def _rot(angle):
 
 
 def random_pose(rng, height):
-    """17 (x, y) keypoints of one figure of body `height` px around the origin, y down."""
+    """17 (x, y) keypoints of one figure of body `height` px around the origin, y down, and where
+    its head, neck and pelvis are and which way it faces (+1 front, -1 back)."""
     h = height
     lean = rng.uniform(-0.35, 0.35)
     up = _rot(-np.pi / 2 + lean)               # pelvis -> neck
@@ -71,7 +74,7 @@ def random_pose(rng, height):
         for name, p in (("shoulder", shoulder), ("hip", hip), ("elbow", elbow),
                         ("wrist", wrist), ("knee", knee), ("ankle", ankle)):
             pts[K[f"{s}_{name}"]] = p
-    return pts, head, neck, pelvis
+    return pts, head, neck, pelvis, facing
 
 
 def _colour(rng, lo=20, hi=235):
@@ -80,7 +83,7 @@ def _colour(rng, lo=20, hi=235):
 
 def draw_figure(image, labels, label, rng, height, centre, textured=True):
     """Draws one figure into `image` (colour) and `labels` (id map); returns its [17, 2] keypoints."""
-    pts, head, neck, pelvis = random_pose(rng, height)
+    pts, head, neck, pelvis, facing = random_pose(rng, height)
     angle = rng.uniform(-0.5, 0.5)
     rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
     tf_ = lambda p: p @ rot.T + centre  # noqa: E731 (a one-line local transform)
@@ -97,6 +100,7 @@ def draw_figure(image, labels, label, rng, height, centre, textured=True):
     torso = np.array([pts[K["left_shoulder"]], pts[K["right_shoulder"]],
                       pts[K["right_hip"]], pts[K["left_hip"]]])
     hull = cv2.convexHull(np.round(torso * 4).astype(np.int32))
+    neckline = np.zeros(labels.shape, np.uint8)
 
     def fill(draw):
         for target, value in ((image, None), (labels, label)):
@@ -109,8 +113,20 @@ def draw_figure(image, labels, label, rng, height, centre, textured=True):
     for i in order[: len(order) // 2]:
         fill(limb_fn(*parts[i]))
     fill(lambda t, v: cv2.fillConvexPoly(t, hull, shirt if v is None else v, shift=2))
+    if facing > 0:  # a V neckline on the chest: the front shows on the torso too, not only on the face
+        across = (pts[K["left_shoulder"]] - pts[K["right_shoulder"]]) * 0.25
+        vee = np.round(np.array([neck + across, neck - across, neck + (pelvis - neck) * 0.3]) * 4).astype(np.int32)
+        cv2.fillConvexPoly(image, vee, skin, cv2.LINE_AA, shift=2)
+        cv2.fillConvexPoly(neckline, vee, 1, shift=2)
     fill(lambda t, v: cv2.line(t, ip(neck), ip(head), skin if v is None else v, limb, shift=2))
     fill(lambda t, v: cv2.circle(t, ip(head), int(0.075 * height * 4), skin if v is None else v, -1, shift=2))
+    # Front or back must show, as on real people: left and right are undecidable otherwise.
+    if facing > 0:  # a face: eyes and nose
+        for name, r in (("left_eye", 0.014), ("right_eye", 0.014), ("nose", 0.01)):
+            cv2.circle(image, ip(pts[K[name]]), max(4, int(r * height * 4)), _colour(rng, 0, 60), -1,
+                       cv2.LINE_AA, shift=2)
+    else:  # the back of the head: hair
+        cv2.circle(image, ip(head), int(0.068 * height * 4), _colour(rng, 10, 120), -1, cv2.LINE_AA, shift=2)
     for i in order[len(order) // 2:]:
         fill(limb_fn(*parts[i]))
     if textured and rng.random() < 0.6:  # stripes on the shirt, clipped to the torso
@@ -120,7 +136,7 @@ def draw_figure(image, labels, label, rng, height, centre, textured=True):
             a, b = (x0, y), (x0 + w, y + int(rng.integers(-3, 4)))
             seg = np.zeros(labels.shape, np.uint8)
             cv2.line(seg, a, b, 1, max(1, int(height * 0.012)))
-            on = (seg > 0) & (labels == label)
+            on = (seg > 0) & (labels == label) & (neckline == 0)
             image[on] = stripe
     return pts
 

@@ -132,6 +132,24 @@ def test_synth_is_deterministic_and_annotations_are_consistent(tmp_path):
     assert max(people) >= 3
 
 
+def test_synth_figures_show_whether_they_face_the_camera():
+    """Left and right are only learnable if front and back show: a face in front, hair behind."""
+    rng = np.random.default_rng(0)
+    k, agree = synth.K, 0
+    for _ in range(40):
+        image = np.full((200, 200, 3), 128, np.uint8)
+        pts = synth.draw_figure(image, np.zeros((200, 200), np.uint8), 1, rng, 150.0, np.array([100.0, 100.0]),
+                                textured=False)
+        up = (pts[k["left_shoulder"]] + pts[k["right_shoulder"]] - pts[k["left_hip"]] - pts[k["right_hip"]]) / 2
+        across = pts[k["left_shoulder"]] - pts[k["right_shoulder"]]
+        front = up[0] * across[1] - up[1] * across[0] > 0   # the figure's left is on the image's right
+        eye, ear = (image[int(round(p[1])), int(round(p[0]))].astype(int)
+                    for p in (pts[k["left_eye"]], pts[k["right_ear"]]))
+        face_drawn = np.abs(eye - ear).sum() > 30           # a dark eye on skin, not hair on hair
+        agree += face_drawn == front
+    assert agree >= 36, agree
+
+
 def test_synth_rejects_bad_arguments(tmp_path):
     with pytest.raises(ValueError, match="num_images"):
         synth.generate(str(tmp_path), num_images=0)

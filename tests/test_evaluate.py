@@ -1,14 +1,20 @@
-"""cf_tf.evaluate: the oracle's COCO scores on the real samples, empty results, bad annotation files."""
+"""cf_tf.evaluate: the oracle's COCO scores on the real samples, perfect heads on a model, empty results,
+bad annotation files."""
 
 import json
 import subprocess
 import sys
 
+import keras
+import numpy as np
 import pytest
+import tensorflow as tf
 from pycocotools.coco import COCO
 
 from cf_tf import evaluate
-from cf_tf.config import DataConfig, DecodeConfig
+from cf_tf.config import DataConfig, DecodeConfig, ModelConfig
+from cf_tf.inference import Predictor
+from cf_tf.model.centerfocus import OUTPUT_NAMES, build_model
 from conftest import REPO, SAMPLES
 
 
@@ -69,3 +75,30 @@ def test_not_coco_keypoints_is_a_clear_error(tmp_path):
     assert proc.returncode != 0 and "not a COCO person-keypoints file" in proc.stderr
     with pytest.raises(evaluate.EvaluationError, match="annotation file not found"):
         evaluate.evaluate(str(tmp_path / "none.json"), str(tmp_path), None, str(tmp_path))
+
+
+def test_perfect_heads_replace_only_the_named_outputs(tmp_path):
+    """All heads perfect = the oracle; no head perfect = the model's own decode (Predictor)."""
+    ann, images = SAMPLES["coco"]
+    data = DataConfig(input_size=257)
+    decode = DecodeConfig.matching(data)
+    keras.utils.set_random_seed(0)
+    model = build_model(ModelConfig(backbone="resnet_tiny", fusion_width=32, head_units=1))
+    coco = COCO(str(ann))
+    image_id = max(coco.getImgIds(), key=lambda i: len(coco.getAnnIds(imgIds=[i], areaRng=[64 ** 2, 1e10])))
+    img, anns = coco.loadImgs([image_id])[0], coco.loadAnns(coco.getAnnIds(imgIds=[image_id]))
+
+    def people(run):
+        return run(img, anns, str(images))
+
+    oracle = people(evaluate.oracle_runner(data, decode))
+    all_perfect = people(evaluate.oracle_runner(data, decode, model, OUTPUT_NAMES))
+    none_perfect = people(evaluate.oracle_runner(data, decode, model, ()))
+    # the image as the records decode it (TF's JPEG decoder, not OpenCV's), so both see the same pixels
+    pixels = tf.io.decode_jpeg((images / img["file_name"]).read_bytes(), channels=3)
+    own = {k: v.numpy()[0] for k, v in Predictor(model, data, decode)(pixels[None]).items()}
+    assert oracle["num_people"] >= 2
+    for key in ("keypoints", "scores", "masks", "num_people"):
+        np.testing.assert_array_equal(all_perfect[key], oracle[key])
+        np.testing.assert_allclose(none_perfect[key], own[key], atol=1e-3)
+    assert not np.array_equal(none_perfect["keypoints"], oracle["keypoints"])
