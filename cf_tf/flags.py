@@ -23,7 +23,8 @@ flags.DEFINE_integer("seg_stride", _D.seg_stride, "Output stride of the segmenta
 flags.DEFINE_float("disk_radius", _D.radius, "Keypoint disk radius R, input pixels (paper: 32).")
 flags.DEFINE_float("mid_scale", _D.mid_scale, "Unit of the mid-range offsets, input pixels.")
 flags.DEFINE_float("mask_scale", _D.mask_scale, "Unit of the MaskCentroid offsets, input pixels.")
-flags.DEFINE_float("scale_min", _D.scale_min, "Augmentation: smallest random scale factor (1 = the inference scale, longest side -> input_size).")
+flags.DEFINE_float("scale_min", _D.scale_min, "Augmentation: smallest random scale factor "
+                  "(1 = the inference scale, longest side -> input_size).")
 flags.DEFINE_float("scale_max", _D.scale_max, "Augmentation: largest random scale.")
 flags.DEFINE_float("max_rotation", _D.max_rotation, "Augmentation: rotation uniform in +-this, degrees.")
 flags.DEFINE_float("flip_prob", _D.flip_prob, "Augmentation: probability of a horizontal flip.")

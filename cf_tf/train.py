@@ -3,10 +3,11 @@ r"""Training: a custom loop (no model.fit) under a tf.distribute strategy.
   python -m cf_tf.train --flagfile=experiments/r101.flags [--model_dir=D] [--train_records=GLOB] [--train_steps=N]
 
 MirroredStrategy over the visible GPUs when there are two or more, the default strategy on one
-device (the CPU included), MultiWorkerMirroredStrategy when TF_CONFIG is set. Checkpoints (tf.train.CheckpointManager) every
---checkpoint_every steps, at the end and on Ctrl-C; training resumes from the latest checkpoint in
---model_dir. TensorBoard scalars for every loss term and the learning rate, images of predicted vs
-target maps. A NaN/Inf loss stops training and keeps the last good checkpoint.
+device (the CPU included), MultiWorkerMirroredStrategy when TF_CONFIG is set. Checkpoints
+(tf.train.CheckpointManager) every --checkpoint_every steps, at the end and on Ctrl-C; training
+resumes from the latest checkpoint in --model_dir. TensorBoard scalars for every loss term and the
+learning rate, images of predicted vs target maps. A NaN/Inf loss stops training and keeps the last
+good checkpoint.
 """
 
 import json
@@ -52,8 +53,8 @@ class WarmupSchedule(keras.optimizers.schedules.LearningRateSchedule):
 
 def make_strategy():
     """MultiWorkerMirroredStrategy under TF_CONFIG, MirroredStrategy over 2+ GPUs, else the default
-    strategy: on one device MirroredStrategy (and OneDeviceStrategy) doubled the tiny model's step
-    time on the CPU (422 vs 222 ms at batch 8, 161 px), the same step with per-variable reductions."""
+    strategy: on one device MirroredStrategy and OneDeviceStrategy nearly doubled the tiny model's
+    CPU step (422 and 428 vs 222 ms at batch 8, 161 px) for nothing."""
     if os.environ.get("TF_CONFIG"):
         return tf.distribute.MultiWorkerMirroredStrategy()
     gpus = tf.config.list_logical_devices("GPU")
