@@ -45,6 +45,14 @@ def _median_ms(fn, repeats, warmup=1):
     return statistics.median(times)
 
 
+def _model_config(backbone):
+    """The paper's fusion and heads for the ResNets; the demo's small ones (experiments/tiny.flags)
+    for resnet_tiny, so every row of one backbone times the same network."""
+    if backbone == "resnet_tiny":
+        return ModelConfig(backbone=backbone, fusion_width=64, head_units=1)
+    return ModelConfig(backbone=backbone)
+
+
 def input_pipeline(workdir, crop, seconds):
     """Images/s of decode + augment + targets at crop x crop with the default parallelism."""
     synth.generate(os.path.join(workdir, "synth"), num_images=32, seed=0, size=max(256, crop + 64), progress=False)
@@ -61,17 +69,15 @@ def input_pipeline(workdir, crop, seconds):
 
 
 def train_step_ms(backbone, records, crop, repeats):
-    model_cfg = ModelConfig(backbone=backbone, fusion_width=64 if backbone == "resnet_tiny" else 256,
-                            head_units=1 if backbone == "resnet_tiny" else 2)
     strategy = tf.distribute.get_strategy()
-    model, optimizer = train.build(model_cfg, TrainConfig(), strategy)
+    model, optimizer = train.build(_model_config(backbone), TrainConfig(), strategy)
     step = train.make_train_step(model, optimizer, strategy, losses.LossWeights())
     images, targets = next(iter(pipeline.train_dataset(records, DataConfig(crop_size=crop), batch_size=4)))
     return _median_ms(lambda: float(step(images, targets)[0]), repeats, warmup=2)
 
 
 def forward_ms(backbone, size, repeats):
-    model = build_model(ModelConfig(backbone=backbone))
+    model = build_model(_model_config(backbone))
     fn = tf.function(lambda x: model(x, training=False))
     x = tf.random.uniform([1, size, size, 3], 0, 255)
     return _median_ms(lambda: fn(x)["sfm"].numpy(), repeats, warmup=2)
@@ -95,7 +101,7 @@ def decoder_ms(people, size, repeats):
 def end_to_end_ms(backbone, size, workdir, repeats):
     """(first call ms, steady ms) of the SavedModel's serving_default on a 640x480 image."""
     data = DataConfig(input_size=size)
-    model = build_model(ModelConfig(backbone=backbone, fusion_width=64 if backbone == "resnet_tiny" else 256))
+    model = build_model(_model_config(backbone))
     path = export.export(Predictor(model, data, DecodeConfig.matching(data)), os.path.join(workdir, "sm"))
     fn = tf.saved_model.load(path).signatures["serving_default"]
     image = tf.constant(np.random.default_rng(0).integers(0, 255, (1, 480, 640, 3), dtype=np.uint8))

@@ -120,8 +120,10 @@ def evaluate(annotations, image_dir, run, output_dir, max_images=0, log=print):
     os.makedirs(output_dir, exist_ok=True)
     for name, results in (("keypoints", kp_results), ("segm", segm_results)):
         write_json(os.path.join(output_dir, f"{name}_results.json"), results)
+    gt = COCO()   # from the dataset already loaded and checked above, not a second read of the file
+    gt.dataset = data
     with contextlib.redirect_stdout(io.StringIO()):   # pycocotools prints progress chatter
-        gt = COCO(annotations)
+        gt.createIndex()
     summary = {}
     for iou_type, results in (("keypoints", kp_results), ("segm", segm_results)):
         stats, table = cf_coco.evaluate(gt, results, iou_type, done)

@@ -76,12 +76,11 @@ def build(model_cfg, train_cfg, strategy):
     previous = keras.mixed_precision.global_policy()
     # layers take the policy when built; restoring it keeps later models in this process unaffected
     keras.mixed_precision.set_global_policy("mixed_float16" if train_cfg.mixed_precision else previous)
-    try:
-        with strategy.scope():
-            model = build_model(model_cfg)
-    finally:
-        keras.mixed_precision.set_global_policy(previous)
     with strategy.scope():
+        try:
+            model = build_model(model_cfg)
+        finally:
+            keras.mixed_precision.set_global_policy(previous)
         schedule = WarmupSchedule(train_cfg.learning_rate, train_cfg.warmup_steps,
                                   train_cfg.train_steps, train_cfg.lr_schedule)
         optimizer = keras.optimizers.Adam(learning_rate=schedule)

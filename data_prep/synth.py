@@ -113,6 +113,7 @@ def draw_figure(image, labels, label, rng, height, centre, textured=True):
     for i in order[: len(order) // 2]:
         fill(limb_fn(*parts[i]))
     fill(lambda t, v: cv2.fillConvexPoly(t, hull, shirt if v is None else v, shift=2))
+    # Front or back must show, as on real people: left and right are undecidable otherwise.
     if facing > 0:  # a V neckline on the chest: the front shows on the torso too, not only on the face
         across = (pts[K["left_shoulder"]] - pts[K["right_shoulder"]]) * 0.25
         vee = np.round(np.array([neck + across, neck - across, neck + (pelvis - neck) * 0.3]) * 4).astype(np.int32)
@@ -120,7 +121,6 @@ def draw_figure(image, labels, label, rng, height, centre, textured=True):
         cv2.fillConvexPoly(neckline, vee, 1, shift=2)
     fill(lambda t, v: cv2.line(t, ip(neck), ip(head), skin if v is None else v, limb, shift=2))
     fill(lambda t, v: cv2.circle(t, ip(head), int(0.075 * height * 4), skin if v is None else v, -1, shift=2))
-    # Front or back must show, as on real people: left and right are undecidable otherwise.
     if facing > 0:  # a face: eyes and nose
         for name, r in (("left_eye", 0.014), ("right_eye", 0.014), ("nose", 0.01)):
             cv2.circle(image, ip(pts[K[name]]), max(4, int(r * height * 4)), _colour(rng, 0, 60), -1,

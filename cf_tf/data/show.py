@@ -20,7 +20,8 @@ from cf_tf.data import pipeline
 
 
 def _overlay(image, heat, colour):
-    """Image (uint8 BGR) with `heat` ([h, w] in [0, 1], any grid) blended in `colour`."""
+    """Image (uint8 BGR) with `heat` ([h, w] in [0, 1], any grid) blended in `colour` (one BGR colour,
+    or a per-pixel colour image of the image's size)."""
     h, w = image.shape[:2]
     heat = cv2.resize(heat.astype(np.float32), (w, h), interpolation=cv2.INTER_NEAREST)[..., None]
     return (image * (1 - 0.6 * heat) + np.array(colour, np.float32) * 0.6 * heat).astype(np.uint8)
@@ -53,8 +54,7 @@ def render(image, targets, cfg):
     colour = cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)
     h, w = base.shape[:2]
     colour = cv2.resize(colour, (w, h), interpolation=cv2.INTER_NEAREST)
-    fg = cv2.resize(targets["sfm"][..., 0], (w, h), interpolation=cv2.INTER_NEAREST)[..., None]
-    mc_panel = (base * (1 - 0.6 * fg) + colour * 0.6 * fg).astype(np.uint8)
+    mc_panel = _overlay(base, targets["sfm"][..., 0], colour)
     panels = [
         ("SKFM", _overlay(_overlay(base, skfm, (0, 255, 0)), kp_ignore, (0, 0, 255))),
         ("KeyCentroid", _arrows(base, kc_one, skfm, cfg.pose_stride, cfg.radius, 2)),
