@@ -54,6 +54,8 @@ demo: tfrecords
 	$(PY) -m cf_tf.train --flagfile=experiments/tiny.flags --model_dir=$(DEMO)/model
 	$(PY) -m cf_tf.evaluate --model_dir=$(DEMO)/model --annotations=$(DATA)/synth_val/person_keypoints.json \
 	  --images=$(DATA)/synth_val/images --output_dir=$(DEMO)/eval | tee $(DEMO)/eval.txt
+	$(PY) -m cf_tf.evaluate --model_dir=$(DEMO)/model --head_report --annotations=$(DATA)/synth_val/person_keypoints.json \
+	  --images=$(DATA)/synth_val/images --output_dir=$(DEMO)/eval | tee $(DEMO)/head_report.txt
 	$(PY) -m cf_tf.export --model_dir=$(DEMO)/model --output=$(DEMO)/saved_model --overwrite
 	$(PY) -m cf_tf.predict --saved_model=$(DEMO)/saved_model --image=$(DATA)/synth_val/images \
 	  --output_dir=$(DEMO)/predict_synth_val
@@ -61,7 +63,7 @@ demo: tfrecords
 	  --output_dir=$(DEMO)/predict_coco_sample
 	$(PY) -m cf_tf.data.show --records='$(RECORDS)/synth_train-*' --output_dir=$(DEMO)/targets --num_examples=4 \
 	  --flagfile=experiments/tiny.flags
-	@echo "demo done. COCOeval on the synthetic val set: $(DEMO)/eval.txt"
+	@echo "demo done. COCOeval on the synthetic val set: $(DEMO)/eval.txt, each head vs its target: $(DEMO)/head_report.txt"
 	@echo "pictures: $(DEMO)/predict_synth_val/*.png, $(DEMO)/predict_coco_sample/*.png, targets in $(DEMO)/targets/"
 
 clean:

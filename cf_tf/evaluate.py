@@ -3,6 +3,7 @@ r"""COCO evaluation of keypoints and masks (pycocotools COCOeval), for a model o
   python -m cf_tf.evaluate (--model_dir=D | --saved_model=D) --annotations=A.json --images=DIR [--output_dir=D]
   python -m cf_tf.evaluate --oracle --annotations=A.json --images=DIR
   python -m cf_tf.evaluate --model_dir=D --perfect_heads=keycentroid,mid_offsets --annotations=A.json --images=DIR
+  python -m cf_tf.evaluate --model_dir=D --head_report --annotations=A.json --images=DIR
 
 Writes keypoints_results.json and segm_results.json (COCO results format, RLE masks, real scores)
 to --output_dir, prints the standard COCOeval tables and ends with one JSON line:
@@ -11,7 +12,9 @@ to --output_dir, prints the standard COCOeval tables and ends with one JSON line
 --oracle builds targets from the ground truth with the training code (no augmentation, the inference
 resize), turns them into perfect network outputs and decodes them with the same decoder: the
 ceiling of representation + decoder. --perfect_heads does the same for some outputs of a trained
-model only: how much each head costs it. An image that cannot be read is reported and skipped.
+model only: how much each head costs it. --head_report scores each raw output against its target
+(cf_tf/head_report.py) and writes head_report.json instead of decoding. An image that cannot be
+read is reported and skipped.
 """
 
 import contextlib
@@ -28,6 +31,7 @@ from pycocotools.coco import COCO
 
 from cf_tf import coco as cf_coco
 from cf_tf import flags as cf_flags
+from cf_tf import head_report
 from cf_tf.data import annotations as coco_ann
 from cf_tf.data import parser, schema
 from cf_tf.files import write_json
@@ -54,6 +58,12 @@ def read_image(path):
     return None if img is None else cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
 
+def features_with_targets(img, anns, image_dir, data_cfg):
+    """An image's inference features with its targets (no augmentation, the inference resize)."""
+    serialized, _ = convert_image((img, anns, image_dir))
+    return parser.parse_inference(schema.decode(serialized), data_cfg, with_targets=True)
+
+
 def oracle_runner(data_cfg, decode_cfg, model=None, perfect_heads=OUTPUT_NAMES):
     """(image info, annotations, image dir) -> decoded numpy dict, from perfect outputs.
 
@@ -72,8 +82,7 @@ def oracle_runner(data_cfg, decode_cfg, model=None, perfect_heads=OUTPUT_NAMES):
     compiled = tf.function(decode)
 
     def run(img, anns, image_dir):
-        serialized, _ = convert_image((img, anns, image_dir))
-        f = parser.parse_inference(schema.decode(serialized), data_cfg, with_targets=True)
+        f = features_with_targets(img, anns, image_dir, data_cfg)
         args = (f["image"], f["targets"], f["scale"], f["height"], f["width"])
         if decode_cfg.mask_clustering == "dbscan":
             out = decode(*args, cluster_fn=lambda e, free: dbscan_ref.cluster_centroids(e, free, decode_cfg))
@@ -94,14 +103,19 @@ def model_runner(predict_fn):
     return run
 
 
-def evaluate(annotations, image_dir, run, output_dir, max_images=0, log=print):
-    """Runs `run` over every image, writes the results JSONs, returns the summary dict."""
+def _load(annotations, max_images):
+    """(COCO dict, person category id, {image id: annotations}, the images to score)."""
     try:
         data, cat_id = coco_ann.load_person_keypoints(annotations)
     except coco_ann.AnnotationError as e:
         raise EvaluationError(str(e)) from None
-    by_image = coco_ann.person_annotations_by_image(data, cat_id)
     images = data["images"][:max_images] if max_images else data["images"]
+    return data, cat_id, coco_ann.person_annotations_by_image(data, cat_id), images
+
+
+def evaluate(annotations, image_dir, run, output_dir, max_images=0, log=print):
+    """Runs `run` over every image, writes the results JSONs, returns the summary dict."""
+    data, cat_id, by_image, images = _load(annotations, max_images)
     kp_results, segm_results, done = [], [], []
     bar = Progress(len(images), "evaluate", unit="img")
     for img in images:
@@ -133,6 +147,30 @@ def evaluate(annotations, image_dir, run, output_dir, max_images=0, log=print):
     return summary
 
 
+def run_head_report(model, data_cfg, annotations, image_dir, output_dir, max_images=0, log=print):
+    """cf_tf/head_report.py over the evaluation images; writes head_report.json, returns the report.
+    An image that cannot be read is reported and skipped, as in evaluate()."""
+    _, _, by_image, images = _load(annotations, max_images)
+    forward = tf.function(lambda image: model(image[None], training=False))
+
+    def pairs():
+        bar = Progress(len(images), "head report", unit="img")
+        for img in images:
+            try:
+                f = features_with_targets(img, by_image[img["id"]], image_dir, data_cfg)
+            except Exception as e:  # one bad image must not end the report
+                log(f"skipped image {img['id']} ({img['file_name']}): {type(e).__name__}: {str(e)[:200]}")
+            else:
+                yield {k: v[0] for k, v in forward(f["image"]).items()}, f["targets"]
+            bar.update()
+        bar.close()
+
+    report = head_report.head_report(pairs(), data_cfg.radius, data_cfg.pose_stride)
+    os.makedirs(output_dir, exist_ok=True)
+    write_json(os.path.join(output_dir, "head_report.json"), report)
+    return report
+
+
 def main(argv):
     del argv
     if not FLAGS.annotations or not FLAGS.images:
@@ -143,6 +181,8 @@ def main(argv):
     unknown = sorted(set(FLAGS.perfect_heads) - set(OUTPUT_NAMES))
     if unknown:
         sys.exit(f"error: --perfect_heads: unknown output(s) {', '.join(unknown)}; choose from {', '.join(OUTPUT_NAMES)}")
+    if FLAGS.head_report and not FLAGS.model_dir:
+        sys.exit("error: --head_report needs --model_dir (it reads the model's raw outputs)")
     if FLAGS.perfect_heads and not FLAGS.model_dir:
         sys.exit("error: --perfect_heads needs --model_dir (a SavedModel's heads cannot be replaced)")
     if not os.path.isdir(FLAGS.images):
@@ -158,6 +198,16 @@ def main(argv):
         decode_cfg = cf_flags.decode_config(data_cfg)
         if decode_cfg.mask_clustering == "dbscan":
             sys.exit("error: --mask_clustering=dbscan is the oracle's reference; models decode in graph mode")
+        if FLAGS.head_report:
+            output_dir = FLAGS.output_dir or os.path.join(FLAGS.model_dir, "eval")
+            try:
+                report = run_head_report(model, data_cfg, FLAGS.annotations, FLAGS.images, output_dir,
+                                         FLAGS.max_images)
+            except (EvaluationError, ValueError) as e:
+                sys.exit(f"error: {e}")
+            print(head_report.format_report(report))
+            print(json.dumps(report))
+            return
         if FLAGS.perfect_heads:
             run = oracle_runner(data_cfg, decode_cfg, model, FLAGS.perfect_heads)
         else:

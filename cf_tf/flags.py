@@ -108,6 +108,8 @@ flags.DEFINE_bool("oracle", False, "evaluate: score perfect outputs built from t
 flags.DEFINE_list("perfect_heads", [], "evaluate with --model_dir: replace these model outputs (skfm, keycentroid, "
                   "mid_offsets, bhm, sfm, maskcentroid) by perfect ones from the ground truth, to see which head "
                   "limits the model. Default: none.")
+flags.DEFINE_bool("head_report", False, "evaluate with --model_dir: score each raw output against its target "
+                  "(heat-map AUC, offset L1 next to predicting 0) instead of decoding; writes head_report.json.")
 flags.DEFINE_integer("max_images", 0, "evaluate: only the first N images (0 = all).")
 flags.DEFINE_string("output_dir", None, "Output folder: evaluate (results JSONs; default MODEL/eval), "
                     "predict (NAME.json + NAME.png per image), data.show (pictures).")

@@ -37,8 +37,8 @@ def _bce(logits, target, weight):
     return tf.reduce_sum(per_pixel), tf.reduce_sum(weight * tf.ones_like(per_pixel))
 
 
-def _l1(pred, target, weight, pairs):
-    """L1 over vectors: pred/target [..., 2P] and weight [..., P] (one weight per 2-vector)."""
+def l1_sums(pred, target, weight, pairs):
+    """(sum, count) of the L1 error of 2-vectors: pred/target [..., 2P], weight [..., P] (one per vector)."""
     shape = tf.concat([tf.shape(pred)[:-1], [pairs, 2]], 0)
     err = tf.reduce_sum(tf.abs(tf.reshape(pred - target, shape)), axis=-1)
     return tf.reduce_sum(err * weight), tf.reduce_sum(weight)
@@ -51,11 +51,11 @@ def loss_sums(outputs, targets):
     outputs = {k: tf.cast(v, tf.float32) for k, v in outputs.items()}
     return {
         "skfm": _bce(outputs["skfm"], targets["skfm"], kp_w),
-        "keycentroid": _l1(outputs["keycentroid"], targets["keycentroid"], targets["skfm"] * kp_w, NUM_KEYPOINTS),
-        "mid_offsets": _l1(outputs["mid_offsets"], targets["mid_offsets"], targets["mid_weight"] * kp_w, NUM_EDGES),
+        "keycentroid": l1_sums(outputs["keycentroid"], targets["keycentroid"], targets["skfm"] * kp_w, NUM_KEYPOINTS),
+        "mid_offsets": l1_sums(outputs["mid_offsets"], targets["mid_offsets"], targets["mid_weight"] * kp_w, NUM_EDGES),
         "bhm": _bce(outputs["bhm"], targets["bhm"], kp_w),
         "sfm": _bce(outputs["sfm"], targets["sfm"], seg_w),
-        "maskcentroid": _l1(outputs["maskcentroid"], targets["maskcentroid"], targets["sfm"] * seg_w, 1),
+        "maskcentroid": l1_sums(outputs["maskcentroid"], targets["maskcentroid"], targets["sfm"] * seg_w, 1),
     }
 
 

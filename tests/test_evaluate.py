@@ -1,5 +1,5 @@
-"""cf_tf.evaluate: the oracle's COCO scores on the real samples, perfect heads on a model, empty results,
-bad annotation files."""
+"""cf_tf.evaluate: the oracle's COCO scores on the real samples, perfect heads on a model, the head
+report, empty results, bad annotation files."""
 
 import json
 import subprocess
@@ -11,10 +11,11 @@ import pytest
 import tensorflow as tf
 from pycocotools.coco import COCO
 
-from cf_tf import evaluate
+from cf_tf import evaluate, head_report
 from cf_tf.config import DataConfig, DecodeConfig, ModelConfig
 from cf_tf.inference import Predictor
 from cf_tf.model.centerfocus import OUTPUT_NAMES, build_model
+from cf_tf.oracle import perfect_outputs
 from conftest import REPO, SAMPLES
 
 
@@ -102,3 +103,44 @@ def test_perfect_heads_replace_only_the_named_outputs(tmp_path):
         np.testing.assert_array_equal(all_perfect[key], oracle[key])
         np.testing.assert_allclose(none_perfect[key], own[key], atol=1e-3)
     assert not np.array_equal(none_perfect["keypoints"], oracle["keypoints"])
+
+
+def _pairs(data, transform):
+    """(outputs, targets) of the OCHuman sample images: perfect outputs passed through `transform`."""
+    ann, images = SAMPLES["ochuman"]
+    coco = COCO(str(ann))
+    for img in coco.loadImgs(coco.getImgIds()):
+        f = evaluate.features_with_targets(img, coco.loadAnns(coco.getAnnIds(imgIds=[img["id"]])), str(images), data)
+        yield transform(perfect_outputs(f["targets"])), f["targets"]
+
+
+def test_head_report_scores_each_output_against_its_target():
+    """Perfect outputs: AUC 1 and L1 0 everywhere; an offset head predicting 0 scores exactly the
+    untrained baseline; a head shifted by a known amount scores that amount."""
+    data = DataConfig(input_size=257)
+    report = head_report.head_report(_pairs(data, lambda o: o), data.radius, data.pose_stride)
+    assert report["images"] == 3 and report["skfm_auc"] == 1.0 and report["sfm_auc"] == 1.0
+    for name in head_report.OFFSETS:
+        assert report[name]["pixels"] > 0 and report[name]["zero_l1"] > 0
+        assert report[name]["l1"] == pytest.approx(0.0, abs=1e-3)
+    # near cells are within one pose stride (8 px = R / 4) of their keypoint: |dx| + |dy| <= 2 * 0.25
+    assert report["keycentroid_near"]["zero_l1"] <= 0.5 < report["keycentroid"]["zero_l1"]
+
+    def spoil(outputs):
+        return dict(outputs, keycentroid=tf.zeros_like(outputs["keycentroid"]),
+                    maskcentroid=outputs["maskcentroid"] + [0.5, 0.0],
+                    skfm=-outputs["skfm"])
+    spoiled = head_report.head_report(_pairs(data, spoil), data.radius, data.pose_stride)
+    assert spoiled["keycentroid"]["l1"] == pytest.approx(spoiled["keycentroid"]["zero_l1"])
+    assert spoiled["maskcentroid"]["l1"] == pytest.approx(0.5, abs=1e-4)
+    assert spoiled["skfm_auc"] == 0.0 and spoiled["mid_offsets"]["l1"] == pytest.approx(0.0, abs=1e-3)
+    table = head_report.format_report(spoiled)
+    assert "keycentroid_near" in table and "0.500" in table
+
+
+def test_head_report_needs_a_model(tmp_path):
+    ann, images = SAMPLES["ochuman"]
+    proc = subprocess.run([sys.executable, "-m", "cf_tf.evaluate", "--oracle", "--head_report",
+                           f"--annotations={ann}", f"--images={images}"], cwd=REPO, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode != 0 and "--head_report needs --model_dir" in proc.stderr
