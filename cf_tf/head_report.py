@@ -7,7 +7,8 @@ would do. The heat maps (SKFM per keypoint, SFM) are scored by pixel ROC AUC (0.
 offset fields (KeyCentroid, mid-range, MaskCentroid) and the BHM by their mean L1 error on the pixels
 where the loss is defined, next to the error of predicting zero. `keycentroid_near` is KeyCentroid on
 the cells within one pose stride of their keypoint: where PoseSeg's refinement b += R * offset(b)
-lands (SPEC "Decoding" 5), so an error there moves every grouped keypoint.
+lands (SPEC "Decoding" 5), so an error there moves every grouped keypoint. `count` is how many
+vectors (cells x keypoints or edges) an L1 is averaged over.
 """
 
 import numpy as np
@@ -79,7 +80,7 @@ def head_report(pairs, radius, pose_stride):
               "sfm_auc": _auc(*sfm)}
     for name, (err, zero, count) in sums.items():
         report[name] = {"l1": err / count if count else None, "zero_l1": zero / count if count else None,
-                        "pixels": int(count)}
+                        "count": int(count)}
     return report
 
 
@@ -96,5 +97,5 @@ def format_report(report):
     for name in OFFSETS:
         r = report[name]
         lines.append(f"{name:18s} {f(r['l1']):>7s} {f(r['zero_l1']):>9s}  mean L1 ({units[name]}), "
-                     f"untrained = predicting 0, {r['pixels']} px")
+                     f"untrained = predicting 0, n={r['count']}")
     return "\n".join(lines)

@@ -121,7 +121,7 @@ def test_head_report_scores_each_output_against_its_target():
     report = head_report.head_report(_pairs(data, lambda o: o), data.radius, data.pose_stride)
     assert report["images"] == 3 and report["skfm_auc"] == 1.0 and report["sfm_auc"] == 1.0
     for name in head_report.OFFSETS:
-        assert report[name]["pixels"] > 0 and report[name]["zero_l1"] > 0
+        assert report[name]["count"] > 0 and report[name]["zero_l1"] > 0
         assert report[name]["l1"] == pytest.approx(0.0, abs=1e-3)
     # near cells are within one pose stride (8 px = R / 4) of their keypoint: |dx| + |dy| <= 2 * 0.25
     assert report["keycentroid_near"]["zero_l1"] <= 0.5 < report["keycentroid"]["zero_l1"]
