@@ -183,6 +183,8 @@ def main(argv):
         sys.exit(f"error: --perfect_heads: unknown output(s) {', '.join(unknown)}; choose from {', '.join(OUTPUT_NAMES)}")
     if FLAGS.head_report and not FLAGS.model_dir:
         sys.exit("error: --head_report needs --model_dir (it reads the model's raw outputs)")
+    if FLAGS.head_report and FLAGS.perfect_heads:
+        sys.exit("error: --head_report scores the model's own outputs: leave out --perfect_heads")
     if FLAGS.perfect_heads and not FLAGS.model_dir:
         sys.exit("error: --perfect_heads needs --model_dir (a SavedModel's heads cannot be replaced)")
     if not os.path.isdir(FLAGS.images):

@@ -138,9 +138,14 @@ def test_head_report_scores_each_output_against_its_target():
     assert "keycentroid_near" in table and "0.500" in table
 
 
-def test_head_report_needs_a_model(tmp_path):
+@pytest.mark.parametrize("source, message", [
+    ("--oracle", "--head_report needs --model_dir"),
+    ("--model_dir=/nonexistent", "leave out --perfect_heads"),
+])
+def test_head_report_bad_flags_are_clear_errors(source, message):
     ann, images = SAMPLES["ochuman"]
-    proc = subprocess.run([sys.executable, "-m", "cf_tf.evaluate", "--oracle", "--head_report",
+    extra = ["--perfect_heads=sfm"] if "model_dir" in source else []
+    proc = subprocess.run([sys.executable, "-m", "cf_tf.evaluate", source, "--head_report", *extra,
                            f"--annotations={ann}", f"--images={images}"], cwd=REPO, capture_output=True,
                           text=True, timeout=300)
-    assert proc.returncode != 0 and "--head_report needs --model_dir" in proc.stderr
+    assert proc.returncode != 0 and message in proc.stderr
