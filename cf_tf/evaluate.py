@@ -189,6 +189,7 @@ def main(argv):
         sys.exit("error: --perfect_heads needs --model_dir (a SavedModel's heads cannot be replaced)")
     if not os.path.isdir(FLAGS.images):
         sys.exit(f"error: {FLAGS.images}: image folder not found")
+    output_dir = FLAGS.output_dir or os.path.join(FLAGS.model_dir or FLAGS.saved_model or "runs/oracle", "eval")
     if FLAGS.oracle:
         data_cfg = cf_flags.data_config()
         run = oracle_runner(data_cfg, cf_flags.decode_config(data_cfg))
@@ -201,7 +202,6 @@ def main(argv):
         if decode_cfg.mask_clustering == "dbscan":
             sys.exit("error: --mask_clustering=dbscan is the oracle's reference; models decode in graph mode")
         if FLAGS.head_report:
-            output_dir = FLAGS.output_dir or os.path.join(FLAGS.model_dir, "eval")
             try:
                 report = run_head_report(model, data_cfg, FLAGS.annotations, FLAGS.images, output_dir,
                                          FLAGS.max_images)
@@ -219,8 +219,6 @@ def main(argv):
             sys.exit(f"error: {FLAGS.saved_model}: SavedModel folder not found")
         fn = tf.saved_model.load(FLAGS.saved_model).signatures["serving_default"]
         run = model_runner(lambda images: fn(images=images))
-    output_dir = FLAGS.output_dir or os.path.join(
-        FLAGS.model_dir or FLAGS.saved_model or "runs/oracle", "eval")
     try:
         summary = evaluate(FLAGS.annotations, FLAGS.images, run, output_dir, FLAGS.max_images)
     except EvaluationError as e:

@@ -15,29 +15,24 @@ import numpy as np
 import tensorflow as tf
 from sklearn.metrics import roc_auc_score
 
-from cf_tf.keypoints import KEYPOINT_NAMES, NUM_EDGES, NUM_KEYPOINTS
-from cf_tf.losses import l1_sums
+from cf_tf.keypoints import KEYPOINT_NAMES, NUM_KEYPOINTS
+from cf_tf.losses import l1_sums, l1_terms
 
 OFFSETS = ("keycentroid", "keycentroid_near", "mid_offsets", "bhm", "maskcentroid")
 
 
 def _offset_terms(outputs, targets, radius, pose_stride):
-    """{name: (pred, target, weight, vectors per pixel)} of the L1-scored maps of one image."""
-    kp_w, seg_w = targets["kp_weight"], targets["seg_weight"]
-    kc_t = targets["keycentroid"]
+    """{name: (pred, target, weight, vectors per pixel)} of the L1-scored maps of one image: the
+    loss's own L1 terms, plus KeyCentroid near its keypoint and the BHM."""
+    terms = l1_terms(outputs, targets)
+    pred, kc_t, in_disk, vectors = terms["keycentroid"]
     dist = tf.norm(tf.reshape(kc_t, tf.concat([tf.shape(kc_t)[:-1], [NUM_KEYPOINTS, 2]], 0)), axis=-1) * radius
-    in_disk = targets["skfm"] * kp_w
+    terms["keycentroid_near"] = (pred, kc_t, in_disk * tf.cast(dist <= pose_stride, tf.float32), vectors)
     # BHM is a scalar map: score it as 2-vectors (bhm, 0) so l1_sums applies unchanged
     bhm = tf.concat([tf.sigmoid(outputs["bhm"]), tf.zeros_like(outputs["bhm"])], -1)
     bhm_t = tf.concat([targets["bhm"], tf.zeros_like(targets["bhm"])], -1)
-    return {
-        "keycentroid": (outputs["keycentroid"], kc_t, in_disk, NUM_KEYPOINTS),
-        "keycentroid_near": (outputs["keycentroid"], kc_t,
-                             in_disk * tf.cast(dist <= pose_stride, tf.float32), NUM_KEYPOINTS),
-        "mid_offsets": (outputs["mid_offsets"], targets["mid_offsets"], targets["mid_weight"] * kp_w, NUM_EDGES),
-        "bhm": (bhm, bhm_t, kp_w, 1),
-        "maskcentroid": (outputs["maskcentroid"], targets["maskcentroid"], targets["sfm"] * seg_w, 1),
-    }
+    terms["bhm"] = (bhm, bhm_t, targets["kp_weight"], 1)
+    return terms
 
 
 def _auc(scores, labels, weights):

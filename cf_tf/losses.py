@@ -44,19 +44,26 @@ def l1_sums(pred, target, weight, pairs):
     return tf.reduce_sum(err * weight), tf.reduce_sum(weight)
 
 
+def l1_terms(outputs, targets):
+    """{term: (pred, target, weight, vectors per pixel)} of the L1 terms, weighted where each is defined."""
+    kp_w = targets["kp_weight"]
+    return {
+        "keycentroid": (outputs["keycentroid"], targets["keycentroid"], targets["skfm"] * kp_w, NUM_KEYPOINTS),
+        "mid_offsets": (outputs["mid_offsets"], targets["mid_offsets"], targets["mid_weight"] * kp_w, NUM_EDGES),
+        "maskcentroid": (outputs["maskcentroid"], targets["maskcentroid"],
+                         targets["sfm"] * targets["seg_weight"], 1),
+    }
+
+
 def loss_sums(outputs, targets):
     """{term: (sum, count)} for one (per-replica) batch; outputs and targets are [B, H, W, C] dicts."""
     kp_w = targets["kp_weight"]
     seg_w = targets["seg_weight"]
     outputs = {k: tf.cast(v, tf.float32) for k, v in outputs.items()}
-    return {
-        "skfm": _bce(outputs["skfm"], targets["skfm"], kp_w),
-        "keycentroid": l1_sums(outputs["keycentroid"], targets["keycentroid"], targets["skfm"] * kp_w, NUM_KEYPOINTS),
-        "mid_offsets": l1_sums(outputs["mid_offsets"], targets["mid_offsets"], targets["mid_weight"] * kp_w, NUM_EDGES),
-        "bhm": _bce(outputs["bhm"], targets["bhm"], kp_w),
-        "sfm": _bce(outputs["sfm"], targets["sfm"], seg_w),
-        "maskcentroid": l1_sums(outputs["maskcentroid"], targets["maskcentroid"], targets["sfm"] * seg_w, 1),
-    }
+    sums = {k: l1_sums(*term) for k, term in l1_terms(outputs, targets).items()}
+    sums.update(skfm=_bce(outputs["skfm"], targets["skfm"], kp_w), bhm=_bce(outputs["bhm"], targets["bhm"], kp_w),
+                sfm=_bce(outputs["sfm"], targets["sfm"], seg_w))
+    return {k: sums[k] for k in TERMS}
 
 
 def combine(sums, weights):
