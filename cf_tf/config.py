@@ -27,6 +27,7 @@ class DataConfig:
     scale_max: float = 1.3
     max_rotation: float = 30.0    # degrees, uniform in [-max, max]
     flip_prob: float = 0.5
+    max_shift: float = 0.1        # random crop shift, fraction of the crop side (0 with scale 1: no augmentation)
     anchor_rule: str = "right_shoulder"  # MaskCentroid anchor: right_shoulder | mean_keypoints | mask_mean
 
     def __post_init__(self):
@@ -40,6 +41,8 @@ class DataConfig:
             raise ValueError(f"need 0 < scale_min <= scale_max (got {self.scale_min}, {self.scale_max})")
         if not 0.0 <= self.flip_prob <= 1.0:
             raise ValueError(f"flip_prob must be in [0, 1], got {self.flip_prob}")
+        if not 0.0 <= self.max_shift <= 1.0:
+            raise ValueError(f"max_shift must be in [0, 1], got {self.max_shift}")
         if self.anchor_rule not in ANCHOR_RULES:
             raise ValueError(f"anchor_rule must be one of {ANCHOR_RULES}, got {self.anchor_rule!r}")
         if self.radius <= 0 or self.mid_scale <= 0 or self.mask_scale <= 0:
@@ -55,12 +58,15 @@ class ModelConfig:
     seg_stride: int = 4
     fusion_width: int = 256           # channels of the fused P2..P5 maps and of the head units
     head_units: int = 2               # residual bottleneck units per head
+    offset_kernel: int = 9            # KeyCentroid / mid-range output conv side, pose cells (9 spans R = 32 at stride 8)
 
     def __post_init__(self):
         if self.pose_stride not in POSE_STRIDES:
             raise ValueError(f"pose_stride must be one of {POSE_STRIDES}, got {self.pose_stride}")
         if self.seg_stride not in SEG_STRIDES:
             raise ValueError(f"seg_stride must be one of {SEG_STRIDES}, got {self.seg_stride}")
+        if self.offset_kernel < 1 or self.offset_kernel % 2 == 0:
+            raise ValueError(f"offset_kernel must be an odd number >= 1, got {self.offset_kernel}")
         if self.fusion_width < 8 or self.fusion_width % 4 or self.head_units < 0:
             raise ValueError(f"fusion_width must be a multiple of 4 >= 8 and head_units >= 0 "
                              f"(got {self.fusion_width}, {self.head_units})")

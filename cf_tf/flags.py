@@ -28,10 +28,12 @@ flags.DEFINE_float("scale_min", _D.scale_min, "Augmentation: smallest random sca
 flags.DEFINE_float("scale_max", _D.scale_max, "Augmentation: largest random scale.")
 flags.DEFINE_float("max_rotation", _D.max_rotation, "Augmentation: rotation uniform in +-this, degrees.")
 flags.DEFINE_float("flip_prob", _D.flip_prob, "Augmentation: probability of a horizontal flip.")
+flags.DEFINE_float("max_shift", _D.max_shift, "Augmentation: random shift of the crop centre, up to this "
+                   "fraction of the crop side (0..1), beyond the room a larger scaled image leaves.")
 flags.DEFINE_enum("anchor_rule", _D.anchor_rule, ANCHOR_RULES,
                   "MaskCentroid anchor: right_shoulder (paper Fig. 5, falls back to the mean keypoint, "
                   "then the mask mean), mean_keypoints, or mask_mean (paper Eq. 3).")
-flags.DEFINE_integer("seed", 0, "Random seed for data order and augmentation.")
+flags.DEFINE_integer("seed", 0, "Random seed for the initial weights, data order and augmentation.")
 
 
 # --- model
@@ -41,6 +43,8 @@ flags.DEFINE_string("backbone_weights", _M.backbone_weights,
                     "path to a weights file.")
 flags.DEFINE_integer("fusion_width", _M.fusion_width, "Channels of the fused feature maps and head units.")
 flags.DEFINE_integer("head_units", _M.head_units, "Residual bottleneck units in each head.")
+flags.DEFINE_integer("offset_kernel", _M.offset_kernel, "Side of the KeyCentroid and mid-range output convolutions, in "
+                     "pose-stride cells (odd; 2 * R / pose_stride + 1 spans the keypoint disk; 1 = a 1x1 conv).")
 
 # --- loss weights (SPEC defaults)
 for _term in TERMS:
@@ -137,7 +141,8 @@ def data_config():
             crop_size=FLAGS.crop_size, input_size=FLAGS.input_size, pose_stride=FLAGS.pose_stride,
             seg_stride=FLAGS.seg_stride, radius=FLAGS.disk_radius, mid_scale=FLAGS.mid_scale,
             mask_scale=FLAGS.mask_scale, scale_min=FLAGS.scale_min, scale_max=FLAGS.scale_max,
-            max_rotation=FLAGS.max_rotation, flip_prob=FLAGS.flip_prob, anchor_rule=FLAGS.anchor_rule)
+            max_rotation=FLAGS.max_rotation, flip_prob=FLAGS.flip_prob,
+            max_shift=FLAGS.max_shift, anchor_rule=FLAGS.anchor_rule)
     except ValueError as e:
         raise SystemExit(f"error: bad flag value: {e}") from None
 
@@ -146,7 +151,8 @@ def model_config():
     try:
         return ModelConfig(backbone=FLAGS.backbone, backbone_weights=FLAGS.backbone_weights,
                            pose_stride=FLAGS.pose_stride, seg_stride=FLAGS.seg_stride,
-                           fusion_width=FLAGS.fusion_width, head_units=FLAGS.head_units)
+                           fusion_width=FLAGS.fusion_width, head_units=FLAGS.head_units,
+                           offset_kernel=FLAGS.offset_kernel)
     except ValueError as e:
         raise SystemExit(f"error: bad flag value: {e}") from None
 

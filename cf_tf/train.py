@@ -166,6 +166,7 @@ def train(model_dir, records, data_cfg, model_cfg, train_cfg, weights=losses.Los
         if prev_model != model_cfg:
             raise TrainingError(f"{model_dir} holds a model built as {prev_model}, but the flags ask for "
                                 f"{model_cfg}: use another --model_dir")
+    keras.utils.set_random_seed(train_cfg.seed)   # the same flags give the same initial weights
     try:
         model, optimizer = build(model_cfg, train_cfg, strategy)
     except backbones.BackboneError as e:

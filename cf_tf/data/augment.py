@@ -43,7 +43,9 @@ def random_affine(height, width, crop_size, cfg, seed):
 
     The base scale is the inference scale (longest side -> cfg.input_size), so people have the same
     size in training crops as at test time; the random scale multiplies it. The crop centre is drawn
-    so that the crop stays over the image when the scaled image is larger than the crop.
+    so that the crop stays over the image when the scaled image is larger than the crop, then
+    shifted by up to cfg.max_shift of the crop side: with scale 1, no rotation, no flip and
+    max_shift 0 every example is the inference view of its image (the overfit gate's setting).
     """
     seeds = tf.random.experimental.stateless_split(seed, 5)
     h, w = tf.cast(height, tf.float32), tf.cast(width, tf.float32)
@@ -52,7 +54,7 @@ def random_affine(height, width, crop_size, cfg, seed):
     s = base * tf.random.stateless_uniform([], seeds[0], cfg.scale_min, cfg.scale_max)
     angle = tf.random.stateless_uniform([], seeds[1], -1.0, 1.0) * cfg.max_rotation * math.pi / 180.0
     flipped = tf.random.stateless_uniform([], seeds[2]) < cfg.flip_prob
-    slack = tf.maximum(0.0, tf.stack([w, h]) * s - crop) / (2.0 * s) + 0.1 * crop / s
+    slack = tf.maximum(0.0, tf.stack([w, h]) * s - crop) / (2.0 * s) + cfg.max_shift * crop / s
     centre = tf.stack([w, h]) / 2.0 + tf.random.stateless_uniform([2], seeds[3], -1.0, 1.0) * slack
     c, si = tf.cos(angle), tf.sin(angle)
     rot = tf.stack([[c, -si, 0.0], [si, c, 0.0], [0.0, 0.0, 1.0]])

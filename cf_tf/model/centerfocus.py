@@ -20,6 +20,6 @@ def build_model(cfg, input_shape=(None, None, 3)):
     weights = None if cfg.backbone_weights in ("none", "", None) else cfg.backbone_weights
     features = backbones.backbone_features(cfg.backbone, x, weights)
     fused = fusion.fuse(features, cfg.fusion_width)
-    outputs = dict(heads.pose_head(fused[cfg.pose_stride], cfg.head_units))
-    outputs.update(heads.seg_head(fused[cfg.seg_stride], cfg.head_units))
+    outputs = dict(heads.pose_head(fused[cfg.pose_stride], cfg.head_units, cfg.offset_kernel))
+    outputs.update(heads.seg_head(fused[cfg.seg_stride], cfg.head_units, cfg.offset_kernel))
     return keras.Model(images, {k: outputs[k] for k in OUTPUT_NAMES}, name=f"centerfocus_{cfg.backbone}")

@@ -1,0 +1,66 @@
+"""The overfit gate (README "Overfit gate"): can the demo network fit the images it trains on?
+
+The tiny model of experiments/tiny.flags trains 1500 steps of batch 4 on 8 fixed synthetic images
+with no augmentation at all (scale 1, no rotation, no flip, no crop shift), then is decoded and
+scored with COCOeval on those same images, next to the oracle (ground truth -> targets -> decoder)
+on them. A network that cannot fit 8 images it has seen 750 times each has a bug or a design flaw;
+every change to targets, model, losses or the training loop must keep this test passing.
+
+GATE is a ratchet: the share of the oracle's AP the gate asserts, raised to the best level reached
+(rounded down to the run-to-run noise), never lowered. The goal is 0.90 for both tasks.
+"""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import REPO
+
+# Model AP / oracle AP on the same images, asserted. Only ever raise these (see the module docstring).
+GATE = {"keypoints": 0.80, "segm": 0.80}
+GOAL = 0.90
+STEPS, BATCH, SIZE = 1500, 4, 257
+NO_AUGMENTATION = ["--scale_min=1", "--scale_max=1", "--max_rotation=0", "--flip_prob=0", "--max_shift=0"]
+
+
+def _run(module, *args):
+    """Runs `python -m module args`, returns the JSON object on its last output line."""
+    proc = subprocess.run([sys.executable, "-m", module, *args], cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 0, f"{module} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def fixed_images(tmp_path_factory):
+    """8 synthetic images (the demo generator's settings) and their single-shard records."""
+    from data_prep.coco_to_tfrecord import convert
+    from data_prep.synth import generate
+
+    out = tmp_path_factory.mktemp("overfit")
+    generate(str(out / "set"), num_images=8, seed=11, size=256, progress=False)
+    ann, images = out / "set" / "person_keypoints.json", out / "set" / "images"
+    convert(str(ann), str(images), str(out / "rec"), num_shards=1, workers=1)
+    return out, str(ann), str(images)
+
+
+def test_tiny_model_fits_its_training_images_to_the_gate(fixed_images):
+    out, ann, images = fixed_images
+    size = [f"--crop_size={SIZE}", f"--input_size={SIZE}"]
+    trained = _run("cf_tf.train", "--flagfile=experiments/tiny.flags", f"--model_dir={out / 'model'}",
+                   f"--train_records={out / 'rec'}-*", f"--train_steps={STEPS}", f"--batch_size={BATCH}",
+                   f"--checkpoint_every={STEPS}", *size, *NO_AUGMENTATION)
+    assert trained["step"] == STEPS
+    model = _run("cf_tf.evaluate", f"--model_dir={out / 'model'}", f"--annotations={ann}", f"--images={images}",
+                 f"--output_dir={out / 'eval'}")
+    oracle = _run("cf_tf.evaluate", "--oracle", f"--annotations={ann}", f"--images={images}",
+                  f"--output_dir={out / 'oracle'}", *size)
+    assert model["images"] == oracle["images"] == 8
+    shares = {task: model[task]["AP"] / oracle[task]["AP"] for task in GATE}
+    print(f"overfit gate: model / oracle AP = {shares} (model {model}, oracle {oracle})")
+    for task, floor in GATE.items():
+        assert floor <= GOAL
+        assert shares[task] >= floor, (
+            f"{task}: the model reaches {model[task]['AP']:.3f} AP on its own training images, "
+            f"{shares[task]:.2f} of the oracle's {oracle[task]['AP']:.3f}; the gate asks for {floor:.2f}")
