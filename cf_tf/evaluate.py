@@ -131,6 +131,8 @@ def evaluate(annotations, image_dir, run, output_dir, max_images=0, log=print):
         done.append(img["id"])
         bar.update()
     bar.close()
+    if not done:
+        raise EvaluationError(f"none of the {len(images)} image(s) of {annotations} could be read from {image_dir}")
     os.makedirs(output_dir, exist_ok=True)
     for name, results in (("keypoints", kp_results), ("segm", segm_results)):
         write_json(os.path.join(output_dir, f"{name}_results.json"), results)

@@ -116,7 +116,8 @@ flags.DEFINE_bool("head_report", False, "evaluate with --model_dir: score each r
                   "(heat-map AUC, offset L1 next to predicting 0) instead of decoding; writes head_report.json.")
 flags.DEFINE_integer("max_images", 0, "evaluate: only the first N images (0 = all).")
 flags.DEFINE_string("output_dir", None, "Output folder: evaluate (results JSONs; default MODEL/eval), "
-                    "predict (NAME.json + NAME.png per image), data.show (pictures).")
+                    "predict (FILE.json + FILE.png per image FILE; not the images' own folder), "
+                    "data.show (pictures).")
 flags.DEFINE_string("output", None, "export: the SavedModel folder to write.")
 flags.DEFINE_bool("overwrite", False, "export: replace --output if it exists.")
 flags.DEFINE_string("image", None, "predict: an image file, or a folder of images (.jpg, .jpeg, .png).")

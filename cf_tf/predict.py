@@ -2,10 +2,12 @@ r"""Run an exported SavedModel on your images: COCO-results JSON + a picture per
 
   python -m cf_tf.predict --saved_model=SM --image=FILE_OR_DIR --output_dir=D [--min_score=0.1]
 
-For each image, D/NAME.json holds COCO results (category 1; keypoints, RLE segmentation, bbox,
-score; image_id from the digits of the file name, else its index) and D/NAME.png the masks as
-translucent colours with skeletons and keypoints. A file that cannot be decoded is reported and
-skipped; the run goes on.
+For each image FILE (its whole name, extension included, so a.jpg and a.png never share outputs),
+D/FILE.json holds COCO results (category 1; keypoints, RLE segmentation, bbox, score; image_id from
+the digits of the file name, else its index) and D/FILE.png the masks as translucent colours with
+skeletons and keypoints. D may not be the images' own folder, so no input is ever written over. A
+file that cannot be decoded is reported and skipped; the run goes on, and exits non-zero if no
+image could be read.
 """
 
 import os
@@ -51,7 +53,7 @@ def filter_people(decoded, min_score):
 
 
 def predict_file(serve_bytes, path, image_id, output_dir, min_score):
-    """Runs one image; writes NAME.json and NAME.png; returns the number of people."""
+    """Runs one image FILE; writes FILE.json and FILE.png in output_dir; returns the number of people."""
     with open(path, "rb") as f:
         data = f.read()
     if not data:
@@ -68,10 +70,10 @@ def predict_file(serve_bytes, path, image_id, output_dir, min_score):
         if decoded["masks"][k].any():
             entry["segmentation"] = encode_rle(decoded["masks"][k])
         results.append(entry)
-    stem = os.path.splitext(os.path.basename(path))[0]
-    write_json(os.path.join(output_dir, stem + ".json"), results)
+    name = os.path.join(output_dir, os.path.basename(path))
+    write_json(name + ".json", results)
     image = tf.io.decode_image(data, channels=3, expand_animations=False).numpy()
-    cv2.imwrite(os.path.join(output_dir, stem + ".png"), visualize.draw(image, decoded))
+    cv2.imwrite(name + ".png", visualize.draw(image, decoded))
     return decoded["num_people"]
 
 
@@ -86,6 +88,10 @@ def _op_error_reason(error):
 def predict(saved_model, image, output_dir, min_score=0.1, log=print):
     """Runs every image; returns {"images": ok count, "failed": [(path, reason)], "people": total}."""
     files = image_files(image)
+    inputs = {os.path.realpath(os.path.dirname(f)) for f in files}
+    if os.path.realpath(output_dir) in inputs:
+        raise ValueError(f"--output_dir={output_dir} is the folder of the input images: pictures and JSON "
+                         f"there could replace inputs; choose another folder")
     if not os.path.isdir(saved_model):
         raise FileNotFoundError(f"{saved_model}: SavedModel folder not found")
     serve_bytes = tf.saved_model.load(saved_model).signatures["serve_bytes"]
@@ -117,10 +123,12 @@ def main(argv):
         sys.exit(f"error: --min_score must be in [0, 1], got {FLAGS.min_score}")
     try:
         s = predict(FLAGS.saved_model, FLAGS.image, FLAGS.output_dir, FLAGS.min_score)
-    except FileNotFoundError as e:
+    except (FileNotFoundError, ValueError) as e:
         sys.exit(f"error: {e}")
     print(f"{s['images']} image(s), {s['people']} people, {len(s['failed'])} failed; "
           f"JSON and pictures in {FLAGS.output_dir}")
+    if not s["images"]:
+        sys.exit(f"error: none of the {len(s['failed'])} image(s) could be read")
 
 
 if __name__ == "__main__":

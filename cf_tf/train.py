@@ -21,6 +21,7 @@ import tensorflow as tf
 from absl import app
 
 from cf_tf import config as cf_config
+from cf_tf import files
 from cf_tf import flags as cf_flags
 from cf_tf import losses
 from cf_tf.data import pipeline
@@ -146,10 +147,34 @@ def restore_or_init(manager, checkpoint):
     return latest
 
 
+def save_checkpoint(manager, model, step):
+    """Saves checkpoint `step` only when every model variable, BatchNorm statistics included, is finite;
+    otherwise raises TrainingError naming the last good checkpoint (a finite loss does not prove it)."""
+    bad = [v.path for v in model.variables if not bool(tf.reduce_all(tf.math.is_finite(v)))]
+    if bad:
+        raise TrainingError(f"{len(bad)} variable(s) are not finite at step {step} (first: {bad[0]}); not saved, "
+                            f"the last good checkpoint is {manager.latest_checkpoint}. Lower --learning_rate "
+                            f"or check the data.")
+    manager.save(checkpoint_number=step)
+
+
 def train(model_dir, records, data_cfg, model_cfg, train_cfg, weights=losses.LossWeights(),
           strategy=None, log=print):
-    """Trains to train_cfg.train_steps, resuming from model_dir; returns a summary dict."""
+    """Trains to train_cfg.train_steps, resuming from model_dir; returns a summary dict.
+
+    The chief holds model_dir's lock (cf_tf/files.py) throughout: a second run on the same folder
+    stops with a message instead of replacing the first one's checkpoints."""
     strategy = strategy or make_strategy()
+    if not _is_chief(strategy):
+        return _train(model_dir, records, data_cfg, model_cfg, train_cfg, weights, strategy, log)
+    try:
+        with files.folder_lock(model_dir, "training"):
+            return _train(model_dir, records, data_cfg, model_cfg, train_cfg, weights, strategy, log)
+    except files.FolderLockedError as e:
+        raise TrainingError(str(e)) from None
+
+
+def _train(model_dir, records, data_cfg, model_cfg, train_cfg, weights, strategy, log):
     replicas = strategy.num_replicas_in_sync
     if train_cfg.batch_size % replicas:
         raise TrainingError(f"--batch_size={train_cfg.batch_size} is not divisible by the {replicas} replicas")
@@ -218,15 +243,17 @@ def train(model_dir, records, data_cfg, model_cfg, train_cfg, weights=losses.Los
                                      targets if replicas == 1 else strategy.experimental_local_results(targets)[0],
                                      step)
                 if step % train_cfg.checkpoint_every == 0:
-                    manager.save(checkpoint_number=step)
+                    save_checkpoint(manager, model, step)
                     saved_step = step
     except KeyboardInterrupt:
-        manager.save(checkpoint_number=step)
         bar.close()
+        # the optimizer's counter, not ours: an interrupt may land after a step ran but before `step` moved
+        step = int(optimizer.iterations.numpy())
+        save_checkpoint(manager, model, step)
         raise TrainingError(f"interrupted at step {step}; saved {manager.latest_checkpoint}") from None
     bar.close()
     if step != saved_step:
-        manager.save(checkpoint_number=step)
+        save_checkpoint(manager, model, step)
     elapsed = time.perf_counter() - t0
     result = {"step": step, "first_loss": first_total, "last_loss": last_total, "terms": last_terms,
               "steps_per_s": (step - start) / elapsed if step > start else 0.0,

@@ -3,14 +3,17 @@ r"""COCO-format person keypoints + image folder -> sharded TFRecords (cf_tf/data
   python -m data_prep.coco_to_tfrecord --annotations=A.json --images=DIR --output=PREFIX \
       [--num_shards=8] [--workers=2] [--skip_empty]
 
-writes PREFIX-00000-of-00008.tfrecord ... atomically: shards are written under temporary names and
-renamed only when every image converted; on any error nothing is left behind and the exit status
-is 1 with a message naming the file or annotation at fault.
+writes PREFIX-00000-of-00008.tfrecord ... atomically: shards are written in a hidden folder beside
+them and renamed only when every image converted; on any error or Ctrl-C nothing is left behind
+(not even an output folder this run created) and the exit status is 1 with one line naming the
+file, annotation or output at fault.
 """
 
 import multiprocessing
 import os
+import shutil
 import sys
+import tempfile
 
 import cv2
 import numpy as np
@@ -91,13 +94,23 @@ def convert(annotations, images, output, num_shards=8, workers=1, skip_empty=Fal
         raise ConversionError(f"{annotations}: no image to convert")
 
     final = shard_paths(output, num_shards)
-    temps = [p + f".tmp-{os.getpid()}" for p in final]
-    os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
-    writers = [tf.io.TFRecordWriter(t) for t in temps]
+    blocked = [p for p in final if os.path.exists(p) and not os.path.isfile(p)]
+    if blocked:
+        raise ConversionError(f"{blocked[0]}: exists and is not a file; remove it or choose another --output")
+    out_dir = os.path.dirname(os.path.abspath(output))
+    created = not os.path.isdir(out_dir)
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+        # every shard is written in a hidden folder beside the output, then renamed: all or nothing
+        staging = tempfile.mkdtemp(prefix=f".{os.path.basename(output)}-tmp-", dir=out_dir)
+    except OSError as e:
+        raise ConversionError(f"--output={output}: cannot write there ({e.strerror or e})") from None
+    temps = [os.path.join(staging, os.path.basename(p)) for p in final]
     stats = {"images": 0, "people": 0, "degenerate_masks": 0, "shards": final}
     bar = Progress(len(tasks), "coco_to_tfrecord", unit="img")
-    pool = None
+    pool, writers, moved, ok = None, [], [], False
     try:
+        writers.extend(tf.io.TFRecordWriter(t) for t in temps)
         if workers > 1:
             pool = multiprocessing.get_context("spawn").Pool(workers)
             results = pool.imap(convert_image, tasks, chunksize=4)
@@ -113,14 +126,23 @@ def convert(annotations, images, output, num_shards=8, workers=1, skip_empty=Fal
             w.close()
         for t, p in zip(temps, final):
             os.replace(t, p)
+            moved.append(p)
+        ok = True
+    except (OSError, tf.errors.OpError) as e:
+        reason = getattr(e, "strerror", None) or getattr(e, "message", None) or str(e)
+        raise ConversionError(f"cannot write the shards of {output}: {reason.splitlines()[0][:200]}") from None
     finally:
         bar.close()
         if pool is not None:
             pool.terminate()
-        for w, t in zip(writers, temps):
+        for w in writers:
             w.close()
-            if os.path.exists(t):
-                os.remove(t)
+        if not ok:   # no half set: shards already renamed by this run go too
+            for p in moved:
+                os.remove(p)
+        shutil.rmtree(staging, ignore_errors=True)
+        if not ok and created and not os.listdir(out_dir):
+            os.rmdir(out_dir)
     if stats["degenerate_masks"]:
         log(f"warning: {stats['degenerate_masks']} annotation(s) had degenerate polygons or empty "
             f"masks; their masks are empty or partial")
@@ -137,6 +159,8 @@ def main(argv):
         stats = convert(f.annotations, f.images, f.output, f.num_shards, f.workers, f.skip_empty)
     except ConversionError as e:
         sys.exit(f"error: {e}")
+    except KeyboardInterrupt:
+        sys.exit("interrupted: nothing written")
     print(f"wrote {stats['images']} images, {stats['people']} person annotations to "
           f"{f.output}-*-of-{f.num_shards:05d}.tfrecord")
 

@@ -31,17 +31,22 @@ def sample_records(tmp_path_factory):
     return records
 
 
-@pytest.fixture(scope="session")
-def synth_data(tmp_path_factory):
-    """A small synthetic dataset and its records: (annotations, images, record glob)."""
+def make_synth(out, num_images, seed, num_shards):
+    """Synthetic images (the demo generator's settings, 256 px) in out/set and their records
+    out/synth-*: returns (annotations, images, record glob)."""
     from data_prep.coco_to_tfrecord import convert
     from data_prep.synth import generate
 
-    out = tmp_path_factory.mktemp("synth")
-    generate(str(out / "set"), num_images=24, seed=7, size=256, progress=False)
+    generate(str(out / "set"), num_images=num_images, seed=seed, size=256, progress=False)
     ann, images = out / "set" / "person_keypoints.json", out / "set" / "images"
-    convert(str(ann), str(images), str(out / "synth"), num_shards=2, workers=1)
+    convert(str(ann), str(images), str(out / "synth"), num_shards=num_shards, workers=1)
     return str(ann), str(images), str(out / "synth-*")
+
+
+@pytest.fixture(scope="session")
+def synth_data(tmp_path_factory):
+    """A small synthetic dataset and its records: (annotations, images, record glob)."""
+    return make_synth(tmp_path_factory.mktemp("synth"), num_images=24, seed=7, num_shards=2)
 
 
 def _two_logical_cpus():

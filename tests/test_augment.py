@@ -123,3 +123,19 @@ def test_seeded_pipeline_is_deterministic(synth_data):
     np.testing.assert_array_equal(a[1], b[1])
     assert not np.array_equal(a[0], c[0])
     assert a[0].shape == (2, 129, 129, 3) and a[1].shape == (2, 17, 17, 17)
+
+
+def test_max_shift_zero_with_scale_one_and_no_rotation_or_flip_is_no_augmentation():
+    """The overfit gate's 'no augmentation': every seed gives the same centred view; max_shift moves it."""
+    still = DataConfig(crop_size=129, input_size=129, scale_min=1.0, scale_max=1.0, max_rotation=0.0,
+                       flip_prob=0.0, max_shift=0.0)
+    shifted = DataConfig(**{**still.__dict__, "max_shift": 0.1})
+    views = [augment.random_affine(100, 128, 129, still, tf.constant([s, 1], tf.int64))[0].numpy() for s in range(4)]
+    for m in views[1:]:
+        np.testing.assert_allclose(m, views[0], atol=1e-5)
+    # the image centre lands on the crop centre
+    np.testing.assert_allclose(views[0] @ np.array([64.0, 50.0, 1.0]), [64.5, 64.5, 1.0], atol=1e-4)
+    moved = [augment.random_affine(100, 128, 129, shifted, tf.constant([s, 1], tf.int64))[0].numpy()[:2, 2]
+             for s in range(4)]
+    assert max(np.abs(t - views[0][:2, 2]).max() for t in moved) > 1.0
+    assert max(np.abs(t - views[0][:2, 2]).max() for t in moved) <= 0.1 * 129 + 1e-3

@@ -2,6 +2,7 @@
 
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -74,6 +75,50 @@ def test_bad_input_fails_clearly_and_writes_nothing(tmp_path, breaker):
     assert proc.returncode != 0
     assert expected in proc.stderr, proc.stderr[-2000:]
     assert left == [], f"files left behind: {left}"
+
+
+def test_input_error_leaves_no_output_folder_behind(tmp_path):
+    data, img_dir = _small_copy(tmp_path)
+    _missing(data, img_dir)
+    proc, _ = _run(tmp_path, data, img_dir)
+    assert proc.returncode != 0 and not (tmp_path / "out").exists()
+
+
+def test_shard_blocked_by_a_folder_fails_before_writing_and_keeps_older_shards(tmp_path):
+    data, img_dir = _small_copy(tmp_path)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "rec-00000-of-00002.tfrecord").write_bytes(b"older shard")
+    (out / "rec-00001-of-00002.tfrecord").mkdir()
+    proc, left = _run(tmp_path, data, img_dir)
+    assert proc.returncode != 0
+    assert proc.stderr.strip().splitlines()[-1] == (f"error: {out / 'rec-00001-of-00002.tfrecord'}: exists and is "
+                                                    f"not a file; remove it or choose another --output")
+    assert left == ["rec-00000-of-00002.tfrecord", "rec-00001-of-00002.tfrecord"]
+    assert (out / "rec-00000-of-00002.tfrecord").read_bytes() == b"older shard"
+
+
+def test_too_many_shards_for_the_open_file_limit_fails_in_one_line_and_leaves_nothing(tmp_path):
+    data, img_dir = _small_copy(tmp_path, n_images=2)
+    ann = tmp_path / "ann.json"
+    ann.write_text(json.dumps(data))
+    out = tmp_path / "out" / "rec"
+    proc = subprocess.run(
+        [sys.executable, "-m", "data_prep.coco_to_tfrecord", f"--annotations={ann}", f"--images={img_dir}",
+         f"--output={out}", "--num_shards=300", "--workers=1"], cwd=REPO, capture_output=True, text=True,
+        timeout=300, preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (200, 200)))
+    assert proc.returncode != 0
+    assert proc.stderr.strip().splitlines()[-1].startswith(f"error: cannot write the shards of {out}:")
+    assert "Traceback" not in proc.stderr
+    assert not out.parent.exists()
+
+
+def test_unwritable_output_place_is_one_line(tmp_path):
+    data, img_dir = _small_copy(tmp_path, n_images=1)
+    (tmp_path / "a.json").write_text(json.dumps(data))
+    (tmp_path / "plain_file").write_text("x")
+    with pytest.raises(ConversionError, match="plain_file/sub/rec: cannot write there"):
+        convert(str(tmp_path / "a.json"), str(img_dir), str(tmp_path / "plain_file" / "sub" / "rec"))
 
 
 def test_not_json_and_missing_annotation_file(tmp_path):

@@ -68,6 +68,16 @@ def test_unreadable_image_is_skipped_and_reported(tmp_path):
     assert summary["images"] == 2 and any("skipped image 1" in m for m in logs)
 
 
+def test_image_folder_without_any_of_the_images_exits_non_zero(tmp_path):
+    ann, _ = SAMPLES["ochuman"]
+    proc = subprocess.run([sys.executable, "-m", "cf_tf.evaluate", "--oracle", f"--annotations={ann}",
+                           f"--images={tmp_path}", f"--output_dir={tmp_path / 'eval'}"],
+                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode != 0
+    assert f"none of the 3 image(s) of {ann} could be read from {tmp_path}" in proc.stderr
+    assert not (tmp_path / "eval").exists()
+
+
 def test_not_coco_keypoints_is_a_clear_error(tmp_path):
     bad = tmp_path / "instances.json"
     bad.write_text(json.dumps({"images": [], "annotations": [], "categories": [{"id": 1, "name": "person"}]}))

@@ -15,7 +15,7 @@ from pycocotools.coco import COCO
 from cf_tf import export, predict, train
 from cf_tf.config import DataConfig, DecodeConfig, ModelConfig, TrainConfig
 from cf_tf.inference import Predictor, restore_model
-from conftest import COCO_SAMPLE
+from conftest import COCO_SAMPLE, REPO
 
 JPEG = COCO_SAMPLE / "images" / "000000000790.jpg"
 
@@ -100,15 +100,45 @@ def test_predict_writes_json_and_png_and_survives_bad_files(saved_model, tmp_pat
     assert summary["images"] == 4
     assert sorted(os.path.basename(p) for p, _ in summary["failed"]) == ["corrupt.jpg", "zero.jpg"]
     assert any("corrupt.jpg" in m and "JPEG" in m for m in logs)
-    for stem in ("000000000790", "gray", "rgba", "one"):
-        assert (tmp_path / "out" / f"{stem}.json").exists() and (tmp_path / "out" / f"{stem}.png").exists()
-    assert cv2.imread(str(tmp_path / "out" / "gray.png")).shape[:2] == (50, 70)
-    results = json.loads((tmp_path / "out" / "000000000790.json").read_text())
+    for name in ("000000000790.jpg", "gray.png", "rgba.png", "one.png"):
+        assert (tmp_path / "out" / f"{name}.json").exists() and (tmp_path / "out" / f"{name}.png").exists()
+    assert cv2.imread(str(tmp_path / "out" / "gray.png.png")).shape[:2] == (50, 70)
+    results = json.loads((tmp_path / "out" / "000000000790.jpg.json").read_text())
     assert results and all(r["image_id"] == 790 for r in results)
     gt = COCO(str(COCO_SAMPLE / "person_keypoints.json"))
-    loaded = gt.loadRes(str(tmp_path / "out" / "000000000790.json"))
+    loaded = gt.loadRes(str(tmp_path / "out" / "000000000790.jpg.json"))
     assert len(loaded.getAnnIds()) == len(results)
     # --min_score filters people out
     strict = predict.predict(str(root / "sm"), str(images / "000000000790.jpg"), str(tmp_path / "o2"),
                              min_score=1.0, log=logs.append)
     assert strict["people"] == 0
+
+
+def test_predict_keeps_same_stem_inputs_apart_and_never_writes_into_the_input_folder(saved_model, tmp_path):
+    root, _ = saved_model
+    images = tmp_path / "d"
+    images.mkdir()
+    (images / "a.jpg").write_bytes(JPEG.read_bytes())
+    cv2.imwrite(str(images / "a.png"), np.full((40, 60, 3), 120, np.uint8))
+    before = {p.name: p.read_bytes() for p in images.iterdir()}
+    with pytest.raises(ValueError, match="is the folder of the input images"):
+        predict.predict(str(root / "sm"), str(images), str(images), log=lambda m: None)
+    with pytest.raises(ValueError, match="is the folder of the input images"):
+        predict.predict(str(root / "sm"), str(images / "a.png"), str(images / "."), log=lambda m: None)
+    assert {p.name: p.read_bytes() for p in images.iterdir()} == before
+    summary = predict.predict(str(root / "sm"), str(images), str(tmp_path / "out"), min_score=0.0, log=lambda m: None)
+    assert summary["images"] == 2
+    assert sorted(os.listdir(tmp_path / "out")) == ["a.jpg.json", "a.jpg.png", "a.png.json", "a.png.png"]
+    assert cv2.imread(str(tmp_path / "out" / "a.png.png")).shape[:2] == (40, 60)
+
+
+def test_predict_command_exits_non_zero_when_no_image_could_be_read(saved_model, tmp_path):
+    root, _ = saved_model
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    for name in ("x.jpg", "y.png"):
+        (bad / name).write_bytes(b"not an image")
+    proc = subprocess.run([sys.executable, "-m", "cf_tf.predict", f"--saved_model={root / 'sm'}", f"--image={bad}",
+                           f"--output_dir={tmp_path / 'out'}"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode != 0
+    assert "error: none of the 2 image(s) could be read" in proc.stderr

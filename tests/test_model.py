@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from cf_tf.config import ModelConfig
-from cf_tf.keypoints import grid_size
+from cf_tf.keypoints import DISK_RADIUS, grid_size
 from cf_tf.model import backbones
 from cf_tf.model.centerfocus import OUTPUT_NAMES, build_model
 from cf_tf.model.summary import summarize
@@ -44,3 +44,15 @@ def test_unknown_backbone_and_missing_weights_file_fail_clearly(tmp_path):
         build_model(ModelConfig(backbone="resnet50", backbone_weights=str(tmp_path / "w.h5")))
     with pytest.raises(ValueError, match="pose_stride"):
         ModelConfig(pose_stride=4)
+
+
+def test_keycentroid_and_mid_range_convs_span_the_disk_the_others_are_1x1():
+    model = build_model(TINY)
+    for name in OUTPUT_NAMES:
+        size = TINY.offset_kernel if name in ("keycentroid", "mid_offsets") else 1
+        assert tuple(model.get_layer(name).kernel.shape[:2]) == (size, size), name
+    assert TINY.offset_kernel == 2 * int(DISK_RADIUS) // TINY.pose_stride + 1   # the whole disk
+    old = build_model(ModelConfig(backbone="resnet_tiny", fusion_width=32, head_units=1, offset_kernel=1))
+    assert tuple(old.get_layer("keycentroid").kernel.shape[:2]) == (1, 1)
+    with pytest.raises(ValueError, match="offset_kernel"):
+        ModelConfig(offset_kernel=4)

@@ -7,7 +7,10 @@ on them. A network that cannot fit 8 images it has seen 750 times each has a bug
 every change to targets, model, losses or the training loop must keep this test passing.
 
 GATE is a ratchet: the share of the oracle's AP the gate asserts, raised to the best level reached
-(rounded down to the run-to-run noise), never lowered. The goal is 0.90 for both tasks.
+(rounded down to a multiple of 0.05 for run-to-run noise), never lowered. The goal is 0.90 for both
+tasks. History (model / oracle AP, keypoints and segm): 1x1 output convs 0.29 / 0.80; KeyCentroid
+and mid-range output convs spanning the disk 0.95 / 0.86 (this test, seed 0), 0.94 / 0.92 (another
+initialisation).
 """
 
 import json
@@ -16,10 +19,10 @@ import sys
 
 import pytest
 
-from conftest import REPO
+from conftest import REPO, make_synth
 
 # Model AP / oracle AP on the same images, asserted. Only ever raise these (see the module docstring).
-GATE = {"keypoints": 0.80, "segm": 0.80}
+GATE = {"keypoints": 0.90, "segm": 0.85}
 GOAL = 0.90
 STEPS, BATCH, SIZE = 1500, 4, 257
 NO_AUGMENTATION = ["--scale_min=1", "--scale_max=1", "--max_rotation=0", "--flip_prob=0", "--max_shift=0"]
@@ -35,21 +38,15 @@ def _run(module, *args):
 @pytest.fixture(scope="module")
 def fixed_images(tmp_path_factory):
     """8 synthetic images (the demo generator's settings) and their single-shard records."""
-    from data_prep.coco_to_tfrecord import convert
-    from data_prep.synth import generate
-
     out = tmp_path_factory.mktemp("overfit")
-    generate(str(out / "set"), num_images=8, seed=11, size=256, progress=False)
-    ann, images = out / "set" / "person_keypoints.json", out / "set" / "images"
-    convert(str(ann), str(images), str(out / "rec"), num_shards=1, workers=1)
-    return out, str(ann), str(images)
+    return (out, *make_synth(out, num_images=8, seed=11, num_shards=1))
 
 
 def test_tiny_model_fits_its_training_images_to_the_gate(fixed_images):
-    out, ann, images = fixed_images
+    out, ann, images, records = fixed_images
     size = [f"--crop_size={SIZE}", f"--input_size={SIZE}"]
     trained = _run("cf_tf.train", "--flagfile=experiments/tiny.flags", f"--model_dir={out / 'model'}",
-                   f"--train_records={out / 'rec'}-*", f"--train_steps={STEPS}", f"--batch_size={BATCH}",
+                   f"--train_records={records}", f"--train_steps={STEPS}", f"--batch_size={BATCH}",
                    f"--checkpoint_every={STEPS}", *size, *NO_AUGMENTATION)
     assert trained["step"] == STEPS
     model = _run("cf_tf.evaluate", f"--model_dir={out / 'model'}", f"--annotations={ann}", f"--images={images}",

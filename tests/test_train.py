@@ -1,6 +1,8 @@
 """Training: overfitting one batch, distribution equals one device, resume, and clear failures."""
 
 import os
+import re
+import socket
 import subprocess
 import sys
 
@@ -9,7 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from cf_tf import losses, train
+from cf_tf import files, losses, train
 from cf_tf.config import DataConfig, ModelConfig, TrainConfig
 from cf_tf.data import pipeline
 from conftest import REPO
@@ -171,3 +173,43 @@ def test_mixed_precision_step_runs_with_loss_scaling(batch):
     step = train.make_train_step(model, optimizer, strategy, losses.LossWeights())
     totals = [float(step(images, targets)[0]) for _ in range(3)]
     assert all(np.isfinite(totals))
+
+
+def test_diverging_run_never_saves_a_checkpoint_with_non_finite_weights(synth_data, tmp_path):
+    """lr 1e3 drives BatchNorm statistics to inf before the loss turns NaN: those steps must not be saved."""
+    _, _, pattern = synth_data
+    cfg = TrainConfig(train_steps=60, batch_size=2, learning_rate=1e3, checkpoint_every=1, keep_checkpoints=100)
+    with pytest.raises(train.TrainingError, match=r"variable\(s\) are not finite at step") as stop:
+        train.train(str(tmp_path), pattern, DATA, TINY, cfg, strategy=_single_device(), log=lambda m: None)
+    bad_step = int(re.search(r"not finite at step (\d+)", str(stop.value)).group(1))
+    saved = tf.train.get_checkpoint_state(str(tmp_path / "checkpoints")).all_model_checkpoint_paths
+    assert saved, "the steps before the divergence were saved"
+    assert str(stop.value).endswith(f"last good checkpoint is {saved[-1]}. Lower --learning_rate or check the data.")
+    assert [int(p.rsplit("-", 1)[1]) for p in saved] == list(range(1, bad_step))
+    for path in saved:
+        reader = tf.train.load_checkpoint(path)
+        for name in reader.get_variable_to_shape_map():
+            value = np.asarray(reader.get_tensor(name))
+            if np.issubdtype(value.dtype, np.floating):
+                assert np.isfinite(value).all(), (path, name)
+
+
+def test_a_live_lock_on_model_dir_stops_a_second_run_and_a_stale_one_is_taken_over(synth_data, tmp_path):
+    _, _, pattern = synth_data
+    cfg = TrainConfig(train_steps=2, batch_size=2, learning_rate=1e-3)
+    lock = tmp_path / files.LOCK_FILE
+    lock.write_text(f"{os.getpid()} {socket.gethostname()}")   # this test's process: alive
+    with pytest.raises(train.TrainingError, match=f"{tmp_path} is in use by process {os.getpid()} on "):
+        train.train(str(tmp_path), pattern, DATA, TINY, cfg, strategy=_single_device(), log=lambda m: None)
+    assert sorted(os.listdir(tmp_path)) == [files.LOCK_FILE], "the running owner's folder is untouched"
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    lock.write_text(f"{ended.stdout.strip()} {socket.gethostname()}")   # a process that has exited
+    result = train.train(str(tmp_path), pattern, DATA, TINY, cfg, strategy=_single_device(), log=lambda m: None)
+    assert result["step"] == 2 and not lock.exists()
+
+
+def test_failed_start_leaves_no_model_dir(tmp_path):
+    with pytest.raises(train.TrainingError, match="no TFRecord file matches"):
+        train.train(str(tmp_path / "new"), str(tmp_path / "none-*"), DATA, TINY, TrainConfig(train_steps=2),
+                    strategy=_single_device())
+    assert not (tmp_path / "new").exists()

@@ -45,7 +45,7 @@ def random_affine(height, width, crop_size, cfg, seed):
     size in training crops as at test time; the random scale multiplies it. The crop centre is drawn
     so that the crop stays over the image when the scaled image is larger than the crop, then
     shifted by up to cfg.max_shift of the crop side: with scale 1, no rotation, no flip and
-    max_shift 0 every example is the inference view of its image (the overfit gate's setting).
+    max_shift 0 every draw gives the same view of an image, centred (the overfit gate's setting).
     """
     seeds = tf.random.experimental.stateless_split(seed, 5)
     h, w = tf.cast(height, tf.float32), tf.cast(width, tf.float32)

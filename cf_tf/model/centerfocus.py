@@ -21,5 +21,5 @@ def build_model(cfg, input_shape=(None, None, 3)):
     features = backbones.backbone_features(cfg.backbone, x, weights)
     fused = fusion.fuse(features, cfg.fusion_width)
     outputs = dict(heads.pose_head(fused[cfg.pose_stride], cfg.head_units, cfg.offset_kernel))
-    outputs.update(heads.seg_head(fused[cfg.seg_stride], cfg.head_units, cfg.offset_kernel))
+    outputs.update(heads.seg_head(fused[cfg.seg_stride], cfg.head_units))
     return keras.Model(images, {k: outputs[k] for k in OUTPUT_NAMES}, name=f"centerfocus_{cfg.backbone}")

@@ -46,6 +46,6 @@ def pose_head(features, units, offset_kernel):
     return _head(features, POSE_OUTPUTS, units, "pose", offset_kernel)
 
 
-def seg_head(features, units, offset_kernel):
-    """SFM and MaskCentroid from the seg-stride features."""
-    return _head(features, SEG_OUTPUTS, units, "seg", offset_kernel)
+def seg_head(features, units):
+    """SFM and MaskCentroid from the seg-stride features (MaskCentroid spans a whole person: 1x1 conv)."""
+    return _head(features, SEG_OUTPUTS, units, "seg")
