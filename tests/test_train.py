@@ -87,8 +87,9 @@ def test_two_replicas_apply_the_same_gradient_as_one_device(batch):
     moved = 0
     for v0, v1, v2 in zip(before, model1.trainable_variables, model2.trainable_variables):
         d1, d2 = v1.numpy() - v0, v2.numpy() - v0
-        # float32 sums in another order differ slightly; a halved or doubled gradient differs by 50-100 %
-        assert np.linalg.norm(d2 - d1) <= 0.02 * np.linalg.norm(d1) + 1e-7, v1.path
+        # float32 sums in another order differ by up to ~2 % (BatchNorm gammas behind the 9x9 offset
+        # convs); a halved or doubled gradient differs by 50-100 %
+        assert np.linalg.norm(d2 - d1) <= 0.05 * np.linalg.norm(d1) + 1e-7, v1.path
         moved += np.abs(d1).sum() > 0
     assert moved > len(before) // 2
 
