@@ -5,9 +5,10 @@ r"""Speed of every stage, on whatever device this runs on.
 Rows: input pipeline images/s (decode + augment + targets, 401x401, default parallelism); train step
 ms (resnet_tiny; with --full also R50/R101/R152) at batch 4; network forward ms per image (batch 1,
 warm, median); decoder ms per image for 1, 5, 10, 20, 30 people (oracle outputs of synthetic
-figures, so the people are really there; compiled once); end-to-end SavedModel ms per image
-(signature call, image in, masks out) for R101; device, TF version, threads. --json ends with one
-JSON line. --quick is for tests: tiny backbone, small sizes, few repeats.
+figures, so the people are really there; compiled once) on the 401 and the 641 canvas; end-to-end
+SavedModel ms per image (signature call, image in, masks out) for R101 at 401 and 641; device, TF
+version, threads. --json ends with one JSON line; the 641 rows are the keys ending in _641.
+--quick is for tests: tiny backbone, small sizes, few repeats, one canvas.
 """
 
 import json
@@ -19,7 +20,7 @@ import time
 
 import numpy as np
 import tensorflow as tf
-from absl import app
+from cf_tf import cli
 
 from cf_tf import export, losses, train
 from cf_tf.config import DataConfig, DecodeConfig, ModelConfig, TrainConfig
@@ -102,7 +103,7 @@ def end_to_end_ms(backbone, size, workdir, repeats):
     """(first call ms, steady ms) of the SavedModel's serving_default on a 640x480 image."""
     data = DataConfig(input_size=size)
     model = build_model(_model_config(backbone))
-    path = export.export(Predictor(model, data, DecodeConfig.matching(data)), os.path.join(workdir, "sm"))
+    path = export.export(Predictor(model, data, DecodeConfig.matching(data)), os.path.join(workdir, f"sm{size}"))
     fn = tf.saved_model.load(path).signatures["serving_default"]
     image = tf.constant(np.random.default_rng(0).integers(0, 255, (1, 480, 640, 3), dtype=np.uint8))
     t0 = time.perf_counter()
@@ -137,14 +138,16 @@ def run(quick=False, full=False, backbones=("resnet50", "resnet101", "resnet152"
                 key = bb if len(sizes) == 1 else f"{bb}@{size}"
                 result["forward_ms"][key] = forward_ms(bb, int(size), repeats)
                 log(f"forward {bb} ({size}x{size}, batch 1): {result['forward_ms'][key]:.1f} ms")
-        result["decoder_ms"], traces = decoder_ms([int(n) for n in people], crop, repeats)
-        log(f"decoder ({crop}x{crop} canvas, compiled {traces}x): "
-            + ", ".join(f"{n} people {ms:.1f} ms" for n, ms in result["decoder_ms"].items()))
-        first, steady = end_to_end_ms(e2e_backbone, crop, workdir, repeats)
-        result["end_to_end_ms"] = {e2e_backbone: steady}
-        result["end_to_end_first_call_ms"] = {e2e_backbone: first}
-        log(f"end to end SavedModel {e2e_backbone} ({crop} canvas, 640x480 image): {steady:.1f} ms "
-            f"(first call {first:.1f} ms)")
+        for canvas in (crop,) if quick else (crop, 641):
+            suffix = "" if canvas == crop else f"_{canvas}"
+            result["decoder_ms" + suffix], traces = decoder_ms([int(n) for n in people], canvas, repeats)
+            log(f"decoder ({canvas}x{canvas} canvas, compiled {traces}x): "
+                + ", ".join(f"{n} people {ms:.1f} ms" for n, ms in result["decoder_ms" + suffix].items()))
+            first, steady = end_to_end_ms(e2e_backbone, canvas, workdir, repeats)
+            result["end_to_end_ms" + suffix] = {e2e_backbone: steady}
+            result["end_to_end_first_call_ms" + suffix] = {e2e_backbone: first}
+            log(f"end to end SavedModel {e2e_backbone} ({canvas} canvas, 640x480 image): {steady:.1f} ms "
+                f"(first call {first:.1f} ms)")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return result
@@ -159,4 +162,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

@@ -3,6 +3,7 @@
 import contextlib
 import io
 
+import cv2
 import numpy as np
 from pycocotools import mask as mask_utils
 from pycocotools.cocoeval import COCOeval
@@ -18,8 +19,20 @@ def encode_rle(mask):
     return {"size": [int(v) for v in rle["size"]], "counts": rle["counts"].decode("ascii")}
 
 
-def results_for_image(image_id, decoded, category_id=1):
-    """(keypoint results, segm results) for one decoded image (numpy arrays of decode_image).
+def full_size_mask(mask, height, width):
+    """A decoded mask [h, w] at the image's own size [height, width].
+
+    The decoder returns the masks of an image larger than its canvas at the canvas's resolution
+    (cf_tf/postprocess/maskcentroid.py `mask_size`); pixel centres map onto pixel centres.
+    """
+    if mask.shape == (height, width):
+        return mask
+    return cv2.resize(mask, (width, height), interpolation=cv2.INTER_NEAREST_EXACT)
+
+
+def results_for_image(image_id, decoded, height, width, category_id=1):
+    """(keypoint results, segm results) for one decoded image (numpy arrays of decode_image) of
+    height x width pixels.
 
     People found only by mask clustering (all keypoint scores 0) go to segm results only.
     """
@@ -33,7 +46,8 @@ def results_for_image(image_id, decoded, category_id=1):
                                "keypoints": [round(float(v), 2) for v in flat], "score": score})
         if decoded["masks"][k].any():
             segm_results.append({"image_id": int(image_id), "category_id": category_id,
-                                 "segmentation": encode_rle(decoded["masks"][k]), "score": score})
+                                 "segmentation": encode_rle(full_size_mask(decoded["masks"][k], height, width)),
+                                 "score": score})
     return kp_results, segm_results
 
 

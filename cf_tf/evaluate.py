@@ -2,6 +2,7 @@ r"""COCO evaluation of keypoints and masks (pycocotools COCOeval), for a model o
 
   python -m cf_tf.evaluate (--model_dir=D | --saved_model=D) --annotations=A.json --images=DIR [--output_dir=D]
   python -m cf_tf.evaluate --oracle --annotations=A.json --images=DIR
+  python -m cf_tf.evaluate --oracle --perfect_assignment --annotations=A.json --images=DIR
   python -m cf_tf.evaluate --model_dir=D --perfect_heads=keycentroid,mid_offsets --annotations=A.json --images=DIR
   python -m cf_tf.evaluate --model_dir=D --head_report --annotations=A.json --images=DIR
 
@@ -11,7 +12,9 @@ to --output_dir, prints the standard COCOeval tables and ends with one JSON line
 
 --oracle builds targets from the ground truth with the training code (no augmentation, the inference
 resize), turns them into perfect network outputs and decodes them with the same decoder: the
-ceiling of representation + decoder. --perfect_heads does the same for some outputs of a trained
+ceiling of representation + decoder. --perfect_assignment outputs the ground-truth people instead,
+every seg cell with its true owner, through the decoder's mask resampling: the ceiling of segm set by
+the seg grid alone. --perfect_heads does the same for some outputs of a trained
 model only: how much each head costs it. --head_report scores each raw output against its target
 (cf_tf/head_report.py) and writes head_report.json instead of decoding. An image that cannot be
 read is reported and skipped.
@@ -26,7 +29,7 @@ import sys
 import cv2
 import numpy as np
 import tensorflow as tf
-from absl import app
+from cf_tf import cli
 from pycocotools.coco import COCO
 
 from cf_tf import coco as cf_coco
@@ -36,9 +39,9 @@ from cf_tf.data import annotations as coco_ann
 from cf_tf.data import parser, schema
 from cf_tf.files import write_json
 from cf_tf.flags import FLAGS
-from cf_tf.inference import Predictor, restore_model
+from cf_tf.inference import CheckpointError, Predictor, load_saved_model, restore_model
 from cf_tf.model.centerfocus import OUTPUT_NAMES
-from cf_tf.oracle import perfect_outputs
+from cf_tf.oracle import ground_truth_people, perfect_outputs
 from cf_tf.postprocess import dbscan_ref
 from cf_tf.postprocess.decode import decode_image
 from cf_tf.progress import Progress
@@ -62,6 +65,15 @@ def features_with_targets(img, anns, image_dir, data_cfg):
     """An image's inference features with its targets (no augmentation, the inference resize)."""
     serialized, _ = convert_image((img, anns, image_dir))
     return parser.parse_inference(schema.decode(serialized), data_cfg, with_targets=True)
+
+
+def perfect_assignment_runner(data_cfg, decode_cfg):
+    """(image info, annotations, image dir) -> the ground-truth people (oracle.ground_truth_people)."""
+    def run(img, anns, image_dir):
+        out = ground_truth_people(features_with_targets(img, anns, image_dir, data_cfg), decode_cfg)
+        return {k: v.numpy() for k, v in out.items()}
+
+    return run
 
 
 def oracle_runner(data_cfg, decode_cfg, model=None, perfect_heads=OUTPUT_NAMES):
@@ -125,7 +137,7 @@ def evaluate(annotations, image_dir, run, output_dir, max_images=0, log=print):
             log(f"skipped image {img['id']} ({img['file_name']}): {type(e).__name__}: {str(e)[:200]}")
             bar.update()
             continue
-        kp, segm = cf_coco.results_for_image(img["id"], decoded, cat_id)
+        kp, segm = cf_coco.results_for_image(img["id"], decoded, img["height"], img["width"], cat_id)
         kp_results += kp
         segm_results += segm
         done.append(img["id"])
@@ -187,6 +199,8 @@ def main(argv):
         sys.exit("error: --head_report needs --model_dir (it reads the model's raw outputs)")
     if FLAGS.head_report and FLAGS.perfect_heads:
         sys.exit("error: --head_report scores the model's own outputs: leave out --perfect_heads")
+    if FLAGS.perfect_assignment and not FLAGS.oracle:
+        sys.exit("error: --perfect_assignment needs --oracle (it outputs the ground-truth people)")
     if FLAGS.perfect_heads and not FLAGS.model_dir:
         sys.exit("error: --perfect_heads needs --model_dir (a SavedModel's heads cannot be replaced)")
     if not os.path.isdir(FLAGS.images):
@@ -194,11 +208,12 @@ def main(argv):
     output_dir = FLAGS.output_dir or os.path.join(FLAGS.model_dir or FLAGS.saved_model or "runs/oracle", "eval")
     if FLAGS.oracle:
         data_cfg = cf_flags.data_config()
-        run = oracle_runner(data_cfg, cf_flags.decode_config(data_cfg))
+        runner = perfect_assignment_runner if FLAGS.perfect_assignment else oracle_runner
+        run = runner(data_cfg, cf_flags.decode_config(data_cfg))
     elif FLAGS.model_dir:
         try:
             model, _, data_cfg = restore_model(FLAGS.model_dir)
-        except FileNotFoundError as e:
+        except (FileNotFoundError, CheckpointError) as e:
             sys.exit(f"error: {e}")
         decode_cfg = cf_flags.decode_config(data_cfg)
         if decode_cfg.mask_clustering == "dbscan":
@@ -217,9 +232,10 @@ def main(argv):
         else:
             run = model_runner(Predictor(model, data_cfg, decode_cfg))
     else:
-        if not os.path.isdir(FLAGS.saved_model):
-            sys.exit(f"error: {FLAGS.saved_model}: SavedModel folder not found")
-        fn = tf.saved_model.load(FLAGS.saved_model).signatures["serving_default"]
+        try:
+            fn = load_saved_model(FLAGS.saved_model).signatures["serving_default"]
+        except (FileNotFoundError, CheckpointError) as e:
+            sys.exit(f"error: {e}")
         run = model_runner(lambda images: fn(images=images))
     try:
         summary = evaluate(FLAGS.annotations, FLAGS.images, run, output_dir, FLAGS.max_images)
@@ -230,4 +246,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

@@ -6,7 +6,11 @@ Signatures (SPEC "Command line"):
   serving_default(images: uint8 [B, H, W, 3], any H, W)
   serve_bytes(image_bytes: string [B])   JPEG or PNG; the images of one call must share a size
 both returning keypoints float32 [B, N, 17, 3] (x, y, score in input-image pixels), scores float32
-[B, N], masks uint8 [B, N, H, W], boxes float32 [B, N, 4] (x0, y0, x1, y1), num_people int32 [B].
+[B, N], masks uint8 [B, N, h, w], boxes float32 [B, N, 4] (x0, y0, x1, y1), num_people int32 [B].
+Masks are at the image's size (h, w = H, W) when its longest side fits the canvas (--input_size), else
+at the canvas's (h, w = H, W times input_size / max(H, W), rounded), so their memory is bounded
+whatever the input: resize them to H x W with nearest-neighbour sampling of pixel centres
+(cf_tf.coco.full_size_mask; cv2.INTER_NEAREST_EXACT).
 Loading needs TensorFlow only: tf.saved_model.load(D).signatures["serving_default"](images=...).
 The SavedModel is written to a temporary folder and renamed into place when complete.
 """
@@ -17,11 +21,11 @@ import sys
 import tempfile
 
 import tensorflow as tf
-from absl import app
+from cf_tf import cli
 
 from cf_tf import flags as cf_flags
 from cf_tf.flags import FLAGS
-from cf_tf.inference import Predictor, restore_model
+from cf_tf.inference import CheckpointError, Predictor, restore_model
 
 
 class ServingModule(tf.Module):
@@ -82,10 +86,12 @@ def main(argv):
         if decode_cfg.mask_clustering != "graph":
             sys.exit("error: only --mask_clustering=graph can be exported (dbscan is an eager reference)")
         path = export(Predictor(model, data_cfg, decode_cfg), f.output, f.overwrite)
-    except (FileNotFoundError, FileExistsError) as e:
+    except (FileNotFoundError, FileExistsError, CheckpointError) as e:
         sys.exit(f"error: {e}")
+    except KeyboardInterrupt:
+        sys.exit(f"interrupted: nothing written to {f.output}")
     print(f"SavedModel written to {path}")
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

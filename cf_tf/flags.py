@@ -84,6 +84,8 @@ _DECODE_HELP = {
     "min_person_score": "People with a lower mean keypoint score are dropped.",
     "sfm_threshold": "SFM probability at which a cell is foreground (paper A.1: 0.5).",
     "anchor_min_score": "A decoded keypoint counts for the MaskCentroid anchor rule above this score.",
+    "anchor_snap_radius": "A decoded person's MaskCentroid anchor moves to the mean of the foreground embeddings "
+                          "within this many input pixels of it (two mean-shift steps; 0 = off).",
     "mask_clustering": "graph (histogram peaks, in the SavedModel) or dbscan (eager scikit-learn reference).",
     "cluster_radius": "Embeddings this close (input pixels) to a person's anchor belong to that person.",
     "cluster_bin": "Histogram bin of the graph-mode density clustering, input pixels (integer).",
@@ -109,6 +111,9 @@ flags.DEFINE_string("annotations", None, "evaluate: COCO-format person-keypoints
 flags.DEFINE_string("images", None, "evaluate: folder of the evaluation images.")
 flags.DEFINE_string("saved_model", None, "evaluate/predict: a SavedModel folder written by python -m cf_tf.export.")
 flags.DEFINE_bool("oracle", False, "evaluate: score perfect outputs built from the ground truth (no model).")
+flags.DEFINE_bool("perfect_assignment", False, "evaluate with --oracle: output the ground-truth people, each seg "
+                  "cell given to its true owner and resampled by the decoder: the resolution ceiling of segm "
+                  "(its keypoints AP is 1 by construction).")
 flags.DEFINE_list("perfect_heads", [], "evaluate with --model_dir: replace these model outputs (skfm, keycentroid, "
                   "mid_offsets, bhm, sfm, maskcentroid) by perfect ones from the ground truth, to see which head "
                   "limits the model. Default: none.")

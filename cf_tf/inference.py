@@ -29,6 +29,11 @@ class Predictor(tf.Module):
     @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8, name="images")])
     def __call__(self, images):
         shape = tf.shape(images)
+        check = tf.debugging.assert_greater(
+            tf.reduce_min(shape[:3]), 0,
+            message="images must be uint8 [B, H, W, 3] with B, H, W >= 1 (got an empty batch or an empty image)")
+        with tf.control_dependencies([check]):   # before the network, whose own error would be cryptic
+            images = tf.identity(images)
         canvas, scale = inference_canvas(images, self.input_size)
         outputs = self.model(canvas, training=False)
         outputs = {k: tf.cast(v, tf.float32) for k, v in outputs.items()}
@@ -36,13 +41,36 @@ class Predictor(tf.Module):
         return decode_batch(outputs, scales, shape[1], shape[2], self.input_size, self.decode_cfg)
 
 
+class CheckpointError(ValueError):
+    """A checkpoint or SavedModel that cannot be loaded; the message names it and why."""
+
+
 def restore_model(model_dir):
-    """(model with the latest checkpoint's weights, ModelConfig, DataConfig) from a training folder."""
+    """(model with the latest checkpoint's weights, ModelConfig, DataConfig) from a training folder.
+    Raises FileNotFoundError (no checkpoint) or CheckpointError (corrupt, or another model's)."""
     model_cfg, data_cfg = cf_config.load_run_config(model_dir)
     latest = tf.train.latest_checkpoint(os.path.join(model_dir, "checkpoints"))
     if latest is None:
         raise FileNotFoundError(f"{model_dir}/checkpoints holds no checkpoint")
     # the checkpoint holds every weight: no need to fetch pretrained backbone weights again
     model = build_model(dataclasses.replace(model_cfg, backbone_weights="none"))
-    tf.train.Checkpoint(model=model).restore(latest).expect_partial()
+    try:
+        tf.train.Checkpoint(model=model).restore(latest).expect_partial().assert_existing_objects_matched()
+    except Exception as e:  # a damaged file fails in many ways (OpError, IndexError, ValueError, ...)
+        raise CheckpointError(f"checkpoint {latest} is corrupt or not of the model in {model_dir}/"
+                              f"{cf_config.RUN_CONFIG} ({type(e).__name__}: {str(e).strip().splitlines()[0][:200]})"
+                              ) from None
     return model, model_cfg, data_cfg
+
+
+def load_saved_model(path):
+    """The SavedModel at `path` (cf_tf.export); FileNotFoundError or CheckpointError saying why not."""
+    if not os.path.isdir(path):
+        raise FileNotFoundError(f"{path}: SavedModel folder not found")
+    if not os.path.isfile(os.path.join(path, "saved_model.pb")):
+        raise CheckpointError(f"{path}: not a SavedModel (no saved_model.pb; write one with python -m cf_tf.export)")
+    try:
+        return tf.saved_model.load(path)
+    except Exception as e:  # a damaged SavedModel fails in many ways
+        raise CheckpointError(f"{path}: SavedModel cannot be loaded ({type(e).__name__}: "
+                              f"{str(e).strip().splitlines()[0][:200]})") from None

@@ -62,6 +62,8 @@ DISK_RADIUS = 32.0
 # Strides allowed per head (SPEC "Network").
 POSE_STRIDES = (8, 16)
 SEG_STRIDES = (4, 8)
+# Keys cubic kernel parameter of the decoder's mask resampling (OpenCV's INTER_CUBIC value).
+CUBIC_A = -0.75
 
 
 def grid_size(size, stride):

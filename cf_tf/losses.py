@@ -50,8 +50,10 @@ def l1_terms(outputs, targets):
     return {
         "keycentroid": (outputs["keycentroid"], targets["keycentroid"], targets["skfm"] * kp_w, NUM_KEYPOINTS),
         "mid_offsets": (outputs["mid_offsets"], targets["mid_offsets"], targets["mid_weight"] * kp_w, NUM_EDGES),
+        # on the cells at least half covered: asking the head for its edge cells' owners too (soft SFM
+        # weights) made the overfit gate's segm drop (README "Overfit gate")
         "maskcentroid": (outputs["maskcentroid"], targets["maskcentroid"],
-                         targets["sfm"] * targets["seg_weight"], 1),
+                         tf.cast(targets["sfm"] >= 0.5, tf.float32) * targets["seg_weight"], 1),
     }
 
 

@@ -6,7 +6,10 @@ representation + decoder alone, with no training.
 
 import tensorflow as tf
 
+from cf_tf.postprocess import maskcentroid
+
 _LOGIT = 12.0
+_EPS = 1e-4
 
 
 def perfect_outputs(targets):
@@ -14,12 +17,33 @@ def perfect_outputs(targets):
     def logits(t):
         return tf.where(t >= 0.5, _LOGIT, -_LOGIT)
 
-    bhm = tf.clip_by_value(targets["bhm"], 1e-4, 1.0 - 1e-4)
+    def soft_logits(t):   # the probability a perfect model gives is the target itself
+        t = tf.clip_by_value(t, _EPS, 1.0 - _EPS)
+        return tf.math.log(t / (1.0 - t))
+
     return {
         "skfm": logits(targets["skfm"]),
         "keycentroid": targets["keycentroid"],
         "mid_offsets": targets["mid_offsets"],
-        "bhm": tf.math.log(bhm / (1.0 - bhm)),
-        "sfm": logits(targets["sfm"]),
+        "bhm": soft_logits(targets["bhm"]),
+        "sfm": soft_logits(targets["sfm"]),
         "maskcentroid": targets["maskcentroid"],
     }
+
+
+def ground_truth_people(features, decode_cfg):
+    """The ground-truth people of parse_inference(..., with_targets=True) `features`, as the decoder
+    returns people: each seg cell goes to its true owner (perfect assignment), and each person's
+    soft map is resampled by the decoder's own resampler. Its segm AP is the ceiling set by the seg
+    grid and the resampling; keypoints are the labelled ground truth with score 1.
+    """
+    targets, kps, scale = features["targets"], features["keypoints"], features["scale"]
+    n = tf.shape(kps)[0]
+    height, width, per_pixel = maskcentroid.mask_size(scale, features["height"], features["width"])
+    # one spare instance keeps the resampler's per-instance maps non-empty on images with nobody
+    masks = maskcentroid.instance_masks(targets["instance"], targets["sfm"][..., 0], n + 1, scale / per_pixel,
+                                        height, width, decode_cfg)[:n]
+    labelled = kps[..., 2:] > 0
+    keypoints = tf.where(labelled, tf.concat([kps[..., :2] / scale, tf.ones_like(kps[..., 2:])], -1), 0.0)
+    return {"keypoints": keypoints, "scores": tf.ones([n]), "masks": masks,
+            "boxes": maskcentroid.boxes_from_masks(masks) / per_pixel, "num_people": n}

@@ -15,13 +15,16 @@ import re
 import sys
 
 import cv2
+import numpy as np
 import tensorflow as tf
-from absl import app
+from cf_tf import cli
 
 from cf_tf import visualize
-from cf_tf.coco import encode_rle
+from cf_tf.coco import encode_rle, full_size_mask
+from cf_tf.errors import op_error_reason
 from cf_tf.files import write_json
 from cf_tf.flags import FLAGS
+from cf_tf.inference import load_saved_model
 from cf_tf.progress import Progress
 
 
@@ -52,14 +55,19 @@ def filter_people(decoded, min_score):
     return out
 
 
-def predict_file(serve_bytes, path, image_id, output_dir, min_score):
-    """Runs one image FILE; writes FILE.json and FILE.png in output_dir; returns the number of people."""
+def predict_file(serve, path, image_id, output_dir, min_score):
+    """Runs one image FILE; writes FILE.json and FILE.png in output_dir; returns the number of people.
+    The file is decoded once, here, for the network and for the picture."""
     with open(path, "rb") as f:
         data = f.read()
     if not data:
         raise ValueError("empty file")
-    out = serve_bytes(image_bytes=tf.constant([data]))
+    image = tf.io.decode_image(data, channels=3, expand_animations=False)
+    out = serve(images=image[None])
     decoded = filter_people({k: v.numpy()[0] for k, v in out.items()}, min_score)
+    height, width = image.shape[:2]
+    decoded["masks"] = np.stack([full_size_mask(m, height, width) for m in decoded["masks"]]) \
+        if len(decoded["masks"]) else np.zeros((0, height, width), np.uint8)
     results = []
     for k in range(decoded["num_people"]):
         entry = {"image_id": image_id, "category_id": 1, "score": float(decoded["scores"][k]),
@@ -72,17 +80,8 @@ def predict_file(serve_bytes, path, image_id, output_dir, min_score):
         results.append(entry)
     name = os.path.join(output_dir, os.path.basename(path))
     write_json(name + ".json", results)
-    image = tf.io.decode_image(data, channels=3, expand_animations=False).numpy()
-    cv2.imwrite(name + ".png", visualize.draw(image, decoded))
+    cv2.imwrite(name + ".png", visualize.draw(image.numpy(), decoded))
     return decoded["num_people"]
-
-
-def _op_error_reason(error):
-    """The op's own sentence from a TensorFlow graph error (not its stack-trace boilerplate)."""
-    lines = [line.strip() for line in error.message.splitlines()]
-    useful = [line for line in lines if line and not line.startswith(("Graph execution", "Detected at",
-                                                                       "<stack", "[[", "File "))]
-    return (useful[0] if useful else lines[0])[:200]
 
 
 def predict(saved_model, image, output_dir, min_score=0.1, log=print):
@@ -92,18 +91,16 @@ def predict(saved_model, image, output_dir, min_score=0.1, log=print):
     if os.path.realpath(output_dir) in inputs:
         raise ValueError(f"--output_dir={output_dir} is the folder of the input images: pictures and JSON "
                          f"there could replace inputs; choose another folder")
-    if not os.path.isdir(saved_model):
-        raise FileNotFoundError(f"{saved_model}: SavedModel folder not found")
-    serve_bytes = tf.saved_model.load(saved_model).signatures["serve_bytes"]
+    serve = load_saved_model(saved_model).signatures["serving_default"]
     os.makedirs(output_dir, exist_ok=True)
     bar = Progress(len(files), "predict", unit="img")
     summary = {"images": 0, "failed": [], "people": 0}
     for i, path in enumerate(files):
         try:
-            summary["people"] += predict_file(serve_bytes, path, image_id_for(path, i), output_dir, min_score)
+            summary["people"] += predict_file(serve, path, image_id_for(path, i), output_dir, min_score)
             summary["images"] += 1
         except tf.errors.OpError as e:
-            reason = _op_error_reason(e)
+            reason = op_error_reason(e)
             log(f"skipped {path}: {reason}")
             summary["failed"].append((path, reason))
         except (ValueError, OSError) as e:
@@ -132,4 +129,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

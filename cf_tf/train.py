@@ -13,15 +13,18 @@ good checkpoint.
 import json
 import math
 import os
+import shutil
 import sys
+import tempfile
 import time
 
 import keras
 import tensorflow as tf
-from absl import app
+from cf_tf import cli
 
 from cf_tf import config as cf_config
 from cf_tf import files
+from cf_tf.errors import op_error_reason
 from cf_tf import flags as cf_flags
 from cf_tf import losses
 from cf_tf.data import pipeline
@@ -133,9 +136,8 @@ def _image_summaries(model, images, targets, step):
                          tf.concat([tf.cast(pred, tf.float32), tf.cast(target, tf.float32)], axis=2), step=step)
 
 
-def restore_or_init(manager, checkpoint):
-    """Restores the latest checkpoint, if any; a corrupt one raises TrainingError naming it."""
-    latest = manager.latest_checkpoint
+def restore_or_init(latest, checkpoint):
+    """Restores checkpoint path `latest`, if any; a corrupt one raises TrainingError naming it."""
     if latest is None:
         return None
     try:
@@ -145,6 +147,16 @@ def restore_or_init(manager, checkpoint):
                             f"({type(e).__name__}: {str(e).splitlines()[0][:300]}); delete it or use "
                             f"another --model_dir") from None
     return latest
+
+
+def _batches(iterator, records):
+    """The training batches; a record that cannot be read stops training with one line naming it."""
+    while True:
+        try:
+            yield next(iterator)
+        except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as e:
+            raise TrainingError(f"--train_records={records}: a record cannot be read ({op_error_reason(e)}); the "
+                                f"files must be TFRecords written by data_prep.coco_to_tfrecord") from None
 
 
 def save_checkpoint(manager, model, step):
@@ -166,7 +178,13 @@ def train(model_dir, records, data_cfg, model_cfg, train_cfg, weights=losses.Los
     stops with a message instead of replacing the first one's checkpoints."""
     strategy = strategy or make_strategy()
     if not _is_chief(strategy):
-        return _train(model_dir, records, data_cfg, model_cfg, train_cfg, weights, strategy, log)
+        # Every worker takes part in saving (MultiWorkerMirroredStrategy); only the chief's checkpoints
+        # are kept, in model_dir: the others go to a temporary folder, removed at the end.
+        tmp = tempfile.mkdtemp(prefix="cf_tf_worker_")
+        try:
+            return _train(model_dir, records, data_cfg, model_cfg, train_cfg, weights, strategy, log, tmp)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
     try:
         with files.folder_lock(model_dir, "training"):
             return _train(model_dir, records, data_cfg, model_cfg, train_cfg, weights, strategy, log)
@@ -174,7 +192,9 @@ def train(model_dir, records, data_cfg, model_cfg, train_cfg, weights=losses.Los
         raise TrainingError(str(e)) from None
 
 
-def _train(model_dir, records, data_cfg, model_cfg, train_cfg, weights, strategy, log):
+def _train(model_dir, records, data_cfg, model_cfg, train_cfg, weights, strategy, log, ckpt_dir=None):
+    """train() once the folder is this process's: ckpt_dir (default model_dir/checkpoints) is where
+    it saves; every worker resumes from the chief's latest checkpoint."""
     replicas = strategy.num_replicas_in_sync
     if train_cfg.batch_size % replicas:
         raise TrainingError(f"--batch_size={train_cfg.batch_size} is not divisible by the {replicas} replicas")
@@ -197,19 +217,23 @@ def _train(model_dir, records, data_cfg, model_cfg, train_cfg, weights, strategy
     except backbones.BackboneError as e:
         raise TrainingError(str(e)) from None
     chief = _is_chief(strategy)
-    ckpt_dir = os.path.join(model_dir, "checkpoints") if chief else os.path.join(
-        model_dir, f"worker_tmp_{strategy.cluster_resolver.task_id}")
-    checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)
-    manager = tf.train.CheckpointManager(checkpoint, ckpt_dir, max_to_keep=train_cfg.keep_checkpoints)
-    restored = restore_or_init(manager, checkpoint)
-    if chief:
-        cf_config.save_run_config(model_dir, model_cfg, data_cfg)
+    chief_dir = os.path.join(model_dir, "checkpoints")
+    iterator = iter(strategy.experimental_distribute_dataset(dataset))
+    # On one device the iterator is saved too, so a resumed run continues the data order instead of
+    # restarting it; tf.distribute's iterators over several replicas cannot be saved.
+    state = {"data": iterator} if isinstance(iterator, tf.data.Iterator) else {}
+    checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, **state)
+    manager = tf.train.CheckpointManager(checkpoint, ckpt_dir or chief_dir, max_to_keep=train_cfg.keep_checkpoints)
+    restored = restore_or_init(tf.train.latest_checkpoint(chief_dir), checkpoint)
     start = int(optimizer.iterations.numpy())
+    batches = _batches(iterator, records)
+    first = next(batches) if start < train_cfg.train_steps else None
+    if chief:   # only once a batch was read: records that cannot be read leave no folder tied to them
+        cf_config.save_run_config(model_dir, model_cfg, data_cfg)
     if restored:
         log(f"resumed from {restored} at step {start}")
     writer = tf.summary.create_file_writer(os.path.join(model_dir, "train")) if chief else tf.summary.create_noop_writer()
     step_fn = make_train_step(model, optimizer, strategy, weights, train_cfg.jit_compile)
-    iterator = iter(strategy.experimental_distribute_dataset(dataset))
     lr = optimizer.learning_rate if not train_cfg.mixed_precision else optimizer.inner_optimizer.learning_rate
     first_total = last_total = None
     last_terms = {}
@@ -219,7 +243,8 @@ def _train(model_dir, records, data_cfg, model_cfg, train_cfg, weights, strategy
     try:
         with writer.as_default():
             while step < train_cfg.train_steps:
-                images, targets = next(iterator)
+                images, targets = first if first is not None else next(batches)
+                first = None
                 total, terms = step_fn(images, targets)
                 total_v = float(total)
                 if not math.isfinite(total_v):
@@ -245,6 +270,12 @@ def _train(model_dir, records, data_cfg, model_cfg, train_cfg, weights, strategy
                 if step % train_cfg.checkpoint_every == 0:
                     save_checkpoint(manager, model, step)
                     saved_step = step
+    except (tf.errors.UnavailableError, tf.errors.AbortedError, tf.errors.DeadlineExceededError) as e:
+        bar.close()
+        # MultiWorkerMirroredStrategy: a worker died or cannot be reached; the others cannot go on alone
+        raise TrainingError(f"a worker of the cluster stopped or cannot be reached after step {step} "
+                            f"({type(e).__name__}: {op_error_reason(e)}); restart every worker to resume from "
+                            f"the last checkpoint, {manager.latest_checkpoint}") from None
     except KeyboardInterrupt:
         bar.close()
         # the optimizer's counter, not ours: an interrupt may land after a step ran but before `step` moved
@@ -281,4 +312,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

@@ -17,8 +17,9 @@ import tempfile
 
 import cv2
 import numpy as np
-from absl import app, flags
+from absl import flags
 
+from cf_tf import cli
 from cf_tf.data import annotations as coco_ann
 from cf_tf.data.schema import encode_example
 from cf_tf.keypoints import NUM_KEYPOINTS
@@ -167,4 +168,4 @@ def main(argv):
 
 if __name__ == "__main__":
     define_flags()
-    app.run(main)
+    cli.run(main)

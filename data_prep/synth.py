@@ -20,9 +20,10 @@ import sys
 
 import cv2
 import numpy as np
-from absl import app, flags
+from absl import flags
 from pycocotools import mask as mask_utils
 
+from cf_tf import cli
 from cf_tf.files import write_json
 from cf_tf.keypoints import KEYPOINT_NAMES, NUM_KEYPOINTS, SKELETON_EDGES
 from cf_tf.progress import Progress
@@ -277,4 +278,4 @@ def main(argv):
 
 if __name__ == "__main__":
     define_flags()
-    app.run(main)
+    cli.run(main)

@@ -31,6 +31,14 @@ def sample_records(tmp_path_factory):
     return records
 
 
+def interruptible():
+    """Popen preexec_fn: Ctrl-C (SIGINT) reaches the child even when the tests run in the background,
+    where the shell starts them with SIGINT ignored and children inherit that."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def make_synth(out, num_images, seed, num_shards):
     """Synthetic images (the demo generator's settings, 256 px) in out/set and their records
     out/synth-*: returns (annotations, images, record glob)."""

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from cf_tf.coco import full_size_mask
 from cf_tf.config import DataConfig, DecodeConfig
 from cf_tf.data import pipeline
 from cf_tf.data.targets import build_targets
@@ -87,8 +88,13 @@ def test_empty_outputs_give_valid_empty_results():
     assert out["masks"].dtype == np.uint8 and not out["boxes"].any() and not out["scores"].any()
 
 
-def test_masks_and_boxes_are_in_original_image_pixels():
-    """A 400x200 image seen through a 257 canvas: masks come back at 400x200, boxes match them."""
+@pytest.mark.parametrize("height,width,mask_shape", [
+    (100, 200, (100, 200)),     # smaller than the 257 canvas (enlarged): masks at the image's pixels
+    (4000, 2000, (257, 128)),   # larger: masks at the canvas's (bounded); 2000 * 257 / 4000 = 128.5, half to even
+])
+def test_masks_and_boxes_are_in_original_image_pixels(height, width, mask_shape):
+    """Boxes and keypoints in image pixels; masks at the image's size, or for an image larger than the
+    canvas at the canvas's, which coco.full_size_mask brings to the image's size."""
     kp = np.zeros((17, 3), np.float32)
     kp[J["right_shoulder"]] = (60.5, 40.5, 2)
     kp[J["nose"]] = (50.5, 20.5, 2)
@@ -96,15 +102,63 @@ def test_masks_and_boxes_are_in_original_image_pixels():
     mask[10:100, 30:90] = 1
     targets = build_targets(tf.constant(kp[None]), tf.constant(mask[..., None]), tf.zeros([1], tf.int32),
                             SIZE, SIZE, DATA)
-    scale = SIZE / 400.0
-    out = decode_image(perfect_outputs(targets), tf.constant(scale), 200, 400, SIZE, DECODE)
+    scale = SIZE / max(height, width)
+    out = decode_image(perfect_outputs(targets), tf.constant(scale), height, width, SIZE, DECODE)
     m = out["masks"].numpy()[0]
-    assert m.shape == (200, 400)
-    ys, xs = np.nonzero(m)
-    np.testing.assert_allclose(out["boxes"].numpy()[0], [xs.min(), ys.min(), xs.max() + 1, ys.max() + 1])
+    assert m.shape == mask_shape
+    full = full_size_mask(m, height, width)
+    assert full.shape == (height, width)
+    ys, xs = np.nonzero(full)
+    np.testing.assert_allclose(out["boxes"].numpy()[0], [xs.min(), ys.min(), xs.max() + 1, ys.max() + 1],
+                               atol=max(1.0, 1 / scale) if m.shape != (height, width) else 0.0)
     np.testing.assert_allclose([xs.min(), xs.max() + 1, ys.min(), ys.max() + 1],
                                np.array([30, 90, 10, 100]) / scale, atol=4 / scale)
-    np.testing.assert_allclose(out["keypoints"].numpy()[0, J["nose"], :2], np.array([50.5, 20.5]) / scale, atol=1.0)
+    np.testing.assert_allclose(out["keypoints"].numpy()[0, J["nose"], :2], np.array([50.5, 20.5]) / scale,
+                               atol=1.0 / min(scale, 1.0))
+
+
+def _iou(a, b):
+    return ((a > 0) & (b > 0)).sum() / ((a > 0) | (b > 0)).sum()
+
+
+@pytest.mark.parametrize("x0", [100, 102])   # aligned with the stride-4 cells, and half a cell off
+def test_one_cell_wide_limb_comes_back_at_image_resolution(x0):
+    """A 4 px (one seg cell) wide arm off a body, through targets -> oracle outputs -> decoder. Cells
+    labelled whole would widen the arm to two cells when it straddles them (IoU about 0.5 there)."""
+    kp = np.zeros((17, 3), np.float32)
+    kp[J["right_shoulder"]] = (x0 - 20.5, 60.5, 2)
+    kp[J["nose"]] = (x0 - 20.5, 40.5, 2)
+    body = np.zeros((SIZE, SIZE), np.float32)
+    body[50:150, x0 - 40:x0] = 1
+    arm = np.zeros_like(body)
+    arm[60:140, x0:x0 + 4] = 1
+    out = _decode([kp], [body + arm])
+    assert out["num_people"] == 1 and out["masks"].shape == (DECODE.max_people, SIZE, SIZE)
+    got = out["masks"][0]
+    assert _iou(got, body + arm) >= 0.9
+    band = np.zeros_like(body, bool)
+    band[55:145, x0:] = True                  # the arm and everything right of the body
+    assert _iou(got * band, arm) >= 0.8
+
+
+@pytest.mark.parametrize("keypoints", [True, False])
+def test_20px_person_comes_back_at_image_resolution(keypoints):
+    """A 20x20 px person, with keypoints or found by the mask clustering alone, next to a big one."""
+    big = np.zeros((17, 3), np.float32)
+    big[J["right_shoulder"]] = (60.5, 80.5, 2)
+    big[J["nose"]] = (70.5, 50.5, 2)
+    small = np.zeros((17, 3), np.float32)
+    if keypoints:
+        small[J["right_shoulder"]] = (187.5, 119.5, 2)
+        small[J["nose"]] = (191.5, 113.5, 2)
+    m_big = np.zeros((SIZE, SIZE), np.float32)
+    m_big[40:200, 40:120] = 1
+    m_small = np.zeros_like(m_big)
+    m_small[111:131, 181:201] = 1
+    out = _decode([big, small], [m_big, m_small])
+    assert out["num_people"] == 2
+    ious = [_iou(out["masks"][k], m_small) for k in range(2)]
+    assert max(ious) >= 0.8, ious
 
 
 def test_graph_mask_assignment_agrees_with_dbscan(sample_records):

@@ -2,9 +2,13 @@
 
 import json
 import os
+import re
+import shutil
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 
 import cv2
 import numpy as np
@@ -15,7 +19,7 @@ from pycocotools.coco import COCO
 from cf_tf import export, predict, train
 from cf_tf.config import DataConfig, DecodeConfig, ModelConfig, TrainConfig
 from cf_tf.inference import Predictor, restore_model
-from conftest import COCO_SAMPLE, REPO
+from conftest import COCO_SAMPLE, REPO, interruptible
 
 JPEG = COCO_SAMPLE / "images" / "000000000790.jpg"
 
@@ -64,7 +68,9 @@ def test_savedmodel_runs_without_cf_tf_and_matches_in_process(saved_model, tmp_p
     h, w = cv2.imread(str(JPEG)).shape[:2]
     n = out["a_scores"].shape[1]
     assert out["a_keypoints"].shape == (1, n, 17, 3) and out["a_keypoints"].dtype == np.float32
-    assert out["a_masks"].shape == (1, n, h, w) and out["a_masks"].dtype == np.uint8
+    # the image is larger than the 161 canvas: its masks come at the canvas's resolution (bounded)
+    s = 161 / max(h, w)
+    assert out["a_masks"].shape == (1, n, round(h * s), round(w * s)) and out["a_masks"].dtype == np.uint8
     assert out["a_boxes"].shape == (1, n, 4) and out["a_num_people"].dtype == np.int32
     k = int(out["a_num_people"][0])
     assert k > 0   # thresholds at 0: an untrained model still yields people
@@ -142,3 +148,79 @@ def test_predict_command_exits_non_zero_when_no_image_could_be_read(saved_model,
                            f"--output_dir={tmp_path / 'out'}"], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert proc.returncode != 0
     assert "error: none of the 2 image(s) could be read" in proc.stderr
+
+
+def _cli(module, *args):
+    return subprocess.run([sys.executable, "-m", module, *args], cwd=REPO, capture_output=True, text=True, timeout=300)
+
+
+def _cli_env(env, module, *args):
+    return subprocess.run([sys.executable, "-m", module, *args], cwd=REPO, capture_output=True, text=True,
+                          timeout=300, env={**os.environ, **env})
+
+
+def test_corrupt_checkpoint_and_a_folder_that_is_no_savedmodel_are_one_line_errors(saved_model, tmp_path):
+    root, _ = saved_model
+    broken = tmp_path / "model"
+    shutil.copytree(root / "model", broken)
+    for name in os.listdir(broken / "checkpoints"):
+        if ".data-" in name:
+            (broken / "checkpoints" / name).write_bytes(b"\0garbage" * 10)
+    ann, images = COCO_SAMPLE / "person_keypoints.json", COCO_SAMPLE / "images"
+    runs = {
+        "export": _cli("cf_tf.export", f"--model_dir={broken}", f"--output={tmp_path / 'sm'}"),
+        "evaluate": _cli("cf_tf.evaluate", f"--model_dir={broken}", f"--annotations={ann}", f"--images={images}",
+                         f"--output_dir={tmp_path / 'eval'}", "--max_images=1"),
+    }
+    for name, proc in runs.items():
+        assert proc.returncode == 1 and "Traceback" not in proc.stderr, (name, proc.stderr[-2000:])
+        assert proc.stderr.strip().splitlines()[-1].startswith("error: checkpoint ") and "is corrupt" in proc.stderr
+    assert not (tmp_path / "sm").exists() and not (tmp_path / "eval").exists()
+    not_sm = tmp_path / "not_a_saved_model"
+    not_sm.mkdir()
+    (not_sm / "notes.txt").write_text("hello")
+    for proc in (_cli("cf_tf.evaluate", f"--saved_model={not_sm}", f"--annotations={ann}", f"--images={images}",
+                      f"--output_dir={tmp_path / 'eval'}"),
+                 _cli("cf_tf.predict", f"--saved_model={not_sm}", f"--image={JPEG}", f"--output_dir={tmp_path / 'p'}")):
+        assert proc.returncode == 1 and "Traceback" not in proc.stderr
+        assert proc.stderr.strip().splitlines()[-1] == f"error: {not_sm}: not a SavedModel (no saved_model.pb; " \
+                                                       f"write one with python -m cf_tf.export)"
+    assert not (tmp_path / "p").exists()
+
+
+def test_savedmodel_refuses_an_empty_batch_with_a_message(saved_model):
+    root, _ = saved_model
+    fn = tf.saved_model.load(str(root / "sm")).signatures["serving_default"]
+    for shape in ((0, 40, 40, 3), (1, 0, 40, 3)):
+        with pytest.raises(tf.errors.InvalidArgumentError, match="empty batch or an empty image"):
+            fn(images=tf.zeros(shape, tf.uint8))
+
+
+def test_ctrl_c_in_export_writes_nothing_and_says_so(saved_model, tmp_path):
+    root, _ = saved_model
+    out = tmp_path / "sm"
+    proc = subprocess.Popen([sys.executable, "-m", "cf_tf.export", f"--model_dir={root / 'model'}", f"--output={out}"],
+                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=interruptible)
+    deadline = time.time() + 120
+    while not any(p.name.startswith(".export-") for p in tmp_path.iterdir()) and time.time() < deadline \
+            and proc.poll() is None:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 1 and "Traceback" not in err, err[-2000:]
+    assert err.strip().splitlines()[-1] == f"interrupted: nothing written to {out}"
+    assert os.listdir(tmp_path) == []
+
+
+def test_commands_print_cf_tf_lines_not_tensorflow_logs(saved_model, tmp_path):
+    root, _ = saved_model
+    proc = _cli("cf_tf.predict", f"--saved_model={root / 'sm'}", f"--image={JPEG}", f"--output_dir={tmp_path}")
+    assert proc.returncode == 0
+    noise = [line for line in (proc.stdout + proc.stderr).splitlines()
+             if re.match(r"([IWE]\d{4} |WARNING: All log messages|INFO:tensorflow)", line)]
+    assert not noise, noise[:5]
+    assert proc.stdout.strip().splitlines()[-1].startswith("1 image(s), ")
+    quiet_off = _cli_env({"TF_CPP_MIN_LOG_LEVEL": "0"}, "cf_tf.predict", f"--saved_model={root / 'sm'}",
+                         f"--image={JPEG}", f"--output_dir={tmp_path / 'verbose'}")
+    assert quiet_off.returncode == 0 and re.search(r"^[IWE]\d{4} ", quiet_off.stderr, re.M)

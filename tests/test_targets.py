@@ -108,10 +108,11 @@ def test_maskcentroid_points_at_right_shoulder_and_fallback_anchors():
 
     np.testing.assert_allclose(embed(10, 20), rsh, atol=1e-3)              # right shoulder
     np.testing.assert_allclose(embed(30, 8), (35.5, 120.5), atol=1e-3)     # mean of its keypoints
-    inst = t["instance"] == 2
-    cells = np.argwhere(inst)
+    owned = t["instance"] == 2
+    cells = np.argwhere(owned & (t["sfm"][..., 0] >= 0.5))   # the mask mean is over the cells it fills
     mean = np.stack([cells[:, 1] * s + 0.5, cells[:, 0] * s + 0.5], -1).mean(0)
-    np.testing.assert_allclose(embed(*cells[0]), mean, atol=1e-3)           # mask mean
+    for r, c in np.argwhere(owned):                  # every cell it touches, partly covered ones too
+        np.testing.assert_allclose(embed(r, c), mean, atol=1e-3)
     assert t["sfm"][10, 20, 0] == 1 and t["sfm"][0, 0, 0] == 0
     assert np.all(t["maskcentroid"][t["sfm"][..., 0] == 0] == 0)
     # the keypoint-less person's mask is ignored by the keypoint losses, not by the seg losses
@@ -129,7 +130,8 @@ def test_anchor_rule_flag(rule, expected):
     emb = np.stack([cells[:, 1] * s + 0.5, cells[:, 0] * s + 0.5], -1) + \
         t["maskcentroid"][cells[:, 0], cells[:, 1]] * CFG.mask_scale
     if expected is None:
-        expected = np.stack([cells[:, 1] * s + 0.5, cells[:, 0] * s + 0.5], -1).mean(0)
+        full = np.argwhere((t["instance"] == 0) & (t["sfm"][..., 0] >= 0.5))
+        expected = np.stack([full[:, 1] * s + 0.5, full[:, 0] * s + 0.5], -1).mean(0)
     np.testing.assert_allclose(emb, np.broadcast_to(expected, emb.shape), atol=1e-3)
 
 
@@ -146,6 +148,26 @@ def test_pixel_in_two_masks_belongs_to_the_smaller_and_crowds_are_ignored():
     assert t["seg_weight"][33, 8, 0] == 0 and t["seg_weight"][8, 8, 0] == 1
     (r, c), _ = pose_cell(35.5, 135.5)
     assert t["kp_weight"][r, c, 0] == 0
+
+
+def test_sfm_is_the_soft_coverage_of_each_cell_and_maskcentroid_spans_it():
+    """A mask edge through a cell: SFM is the covered fraction of the cell's box (BCE soft label), and
+    the partly covered cell still points at its person's anchor, so the decoder can resample both."""
+    rsh = (60.5, 60.5)
+    mask = box_mask(40, 40, 82, 90)           # x1 = 82 ends half-way across the cells centred at x = 80.5
+    t = targets([person({"right_shoulder": rsh})], [mask])
+    s = CFG.seg_stride
+    r, c = 15, 20                             # cell centre (80.5, 60.5): pixels 78..82 of which 78..81 covered
+    np.testing.assert_allclose(t["sfm"][r, c, 0], 4 / 5, atol=1e-6)
+    np.testing.assert_allclose(t["sfm"][r, c + 1, 0], 0.0, atol=1e-6)
+    np.testing.assert_allclose(t["sfm"][r, 15, 0], 1.0, atol=1e-6)
+    expected = sample_masks(tf.constant(mask[..., None]), s).numpy()[..., 0]
+    np.testing.assert_allclose(t["sfm"][..., 0], expected, atol=1e-6)
+    partial = (t["sfm"][..., 0] > 0) & (t["sfm"][..., 0] < 0.5)
+    assert partial.any() and (t["instance"][partial] == 0).all()
+    rc = np.argwhere(partial)
+    emb = np.stack([rc[:, 1] * s + 0.5, rc[:, 0] * s + 0.5], -1) + t["maskcentroid"][partial] * CFG.mask_scale
+    np.testing.assert_allclose(emb, np.broadcast_to(rsh, emb.shape), atol=1e-3)
 
 
 def test_image_with_nobody_has_empty_targets():

@@ -1,10 +1,13 @@
 """Training: overfitting one batch, distribution equals one device, resume, and clear failures."""
 
+import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
+import time
 
 import keras
 import numpy as np
@@ -14,7 +17,7 @@ import tensorflow as tf
 from cf_tf import files, losses, train
 from cf_tf.config import DataConfig, ModelConfig, TrainConfig
 from cf_tf.data import pipeline
-from conftest import REPO
+from conftest import REPO, interruptible
 
 DATA = DataConfig(crop_size=129, input_size=256)
 TINY = ModelConfig(backbone="resnet_tiny", fusion_width=32, head_units=1)
@@ -119,6 +122,72 @@ def test_resume_continues_from_the_saved_step_and_weights(synth_data, tmp_path):
     assert os.listdir(tmp_path / "train"), "TensorBoard events were written"
 
 
+def test_resume_continues_the_data_order(synth_data, tmp_path, monkeypatch):
+    """The data iterator is in the checkpoint (on one device, the default strategy, as the command line
+    runs): 3 steps + resume to 6 sees the batches of one 6-step run."""
+    _, _, pattern = synth_data
+    seen = []
+    real = train.make_train_step
+
+    def recording(*args, **kwargs):
+        step = real(*args, **kwargs)
+
+        def run(images, targets):
+            seen.append(round(float(tf.reduce_sum(images)), 1))
+            return step(images, targets)
+        return run
+
+    monkeypatch.setattr(train, "make_train_step", recording)
+    cfg = TrainConfig(train_steps=6, batch_size=2, learning_rate=1e-3, shuffle_buffer=8)
+    default = tf.distribute.get_strategy()
+    train.train(str(tmp_path / "straight"), pattern, DATA, TINY, cfg, strategy=default, log=lambda m: None)
+    straight, seen[:] = list(seen), []
+    for steps in (3, 6):
+        train.train(str(tmp_path / "resumed"), pattern, DATA, TINY, TrainConfig(**{**cfg.__dict__, "train_steps": steps}),
+                    strategy=default, log=lambda m: None)
+    assert len(straight) == 6 and len(set(straight)) == 6
+    assert seen == straight
+
+
+def test_records_that_are_not_tfrecords_stop_with_one_line_and_leave_no_folder(tmp_path):
+    bad = tmp_path / "bad-00000-of-00001.tfrecord"
+    bad.write_text("not a TFRecord file\n" * 100)
+    model_dir = tmp_path / "model"
+    proc = subprocess.run(
+        [sys.executable, "-m", "cf_tf.train", "--flagfile=experiments/tiny.flags", f"--model_dir={model_dir}",
+         f"--train_records={tmp_path}/bad-*", "--train_steps=2"], cwd=REPO, capture_output=True, text=True,
+        timeout=300)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith(
+        f"error: --train_records={tmp_path}/bad-*: a record cannot be read")
+    assert not model_dir.exists(), "no cf_tf_config.json ties the folder to records that cannot be read"
+
+
+def test_ctrl_c_saves_the_step_the_optimizer_took(synth_data, tmp_path):
+    """SIGINT mid-run: one line, exit 1, and the checkpoint's number is the step its optimizer holds."""
+    _, _, pattern = synth_data
+    model_dir = tmp_path / "model"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cf_tf.train", "--flagfile=experiments/tiny.flags", f"--model_dir={model_dir}",
+         f"--train_records={pattern}", "--train_steps=100000", "--batch_size=2", "--crop_size=65",
+         "--checkpoint_every=100000"], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=interruptible)
+    deadline = time.time() + 240
+    while not (model_dir / "train").exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.5)
+    time.sleep(8)   # some steps
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 1 and "Traceback" not in err
+    match = re.search(r"error: interrupted at step (\d+); saved (\S+)", err)
+    assert match, err[-2000:]
+    step, path = int(match.group(1)), match.group(2)
+    assert step >= 1 and path.endswith(f"ckpt-{step}")
+    reader = tf.train.load_checkpoint(path)
+    key = "optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE"
+    assert int(reader.get_tensor(key)) == step
+
+
 def test_bad_inputs_stop_with_clear_messages(synth_data, tmp_path):
     _, _, pattern = synth_data
     cfg = TrainConfig(train_steps=2, batch_size=2)
@@ -214,3 +283,63 @@ def test_failed_start_leaves_no_model_dir(tmp_path):
         train.train(str(tmp_path / "new"), str(tmp_path / "none-*"), DATA, TINY, TrainConfig(train_steps=2),
                     strategy=_single_device())
     assert not (tmp_path / "new").exists()
+
+
+def _train_cli(model_dir, pattern, steps, tf_config=None):
+    """`python -m cf_tf.train` on the tiny model (global batch 4, 65 px crops), as a process."""
+    env = dict(os.environ)
+    env.pop("TF_CONFIG", None)
+    if tf_config:
+        env["TF_CONFIG"] = json.dumps(tf_config)
+    return subprocess.Popen(
+        [sys.executable, "-m", "cf_tf.train", "--flagfile=experiments/tiny.flags", f"--model_dir={model_dir}",
+         f"--train_records={pattern}", f"--train_steps={steps}", "--batch_size=4", "--crop_size=65",
+         "--checkpoint_every=100000"], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _two_workers(model_dir, pattern, steps):
+    """Two MultiWorkerMirroredStrategy workers on 127.0.0.1 (free ports), worker 0 the chief."""
+    socks = [socket.socket() for _ in range(2)]
+    for s in socks:
+        s.bind(("127.0.0.1", 0))
+    cluster = {"worker": [f"127.0.0.1:{s.getsockname()[1]}" for s in socks]}
+    for s in socks:
+        s.close()
+    return [_train_cli(model_dir, pattern, steps, {"cluster": cluster, "task": {"type": "worker", "index": i}})
+            for i in range(2)]
+
+
+def test_two_worker_processes_train_like_one_process_and_only_the_chief_writes(synth_data, tmp_path):
+    _, _, pattern = synth_data
+    workers = _two_workers(tmp_path / "cluster", pattern, 3)
+    single = _train_cli(tmp_path / "single", pattern, 3)
+    for proc in workers + [single]:
+        _, err = proc.communicate(timeout=600)
+        assert proc.returncode == 0, err[-3000:]
+    assert sorted(os.listdir(tmp_path / "cluster")) == ["cf_tf_config.json", "checkpoints", "train"]
+    assert sorted(os.listdir(tmp_path / "cluster" / "checkpoints")) == \
+        sorted(os.listdir(tmp_path / "single" / "checkpoints"))
+    a = tf.train.load_checkpoint(str(tmp_path / "cluster" / "checkpoints" / "ckpt-3"))
+    b = tf.train.load_checkpoint(str(tmp_path / "single" / "checkpoints" / "ckpt-3"))
+    compared = 0
+    for name in b.get_variable_to_shape_map():
+        if name.startswith("model/") and b.get_tensor(name).dtype.kind == "f":
+            x, y = a.get_tensor(name), b.get_tensor(name)
+            # the same global batch: equal up to float32 summation order (a wrong split is ~100 %)
+            assert np.linalg.norm(x - y) <= 1e-3 * np.linalg.norm(y) + 1e-6, name
+            compared += 1
+    assert compared > 20
+
+
+def test_a_worker_that_dies_stops_the_other_with_one_line(synth_data, tmp_path):
+    _, _, pattern = synth_data
+    chief, other = _two_workers(tmp_path / "cluster", pattern, 100000)
+    deadline = time.time() + 300
+    while not (tmp_path / "cluster" / "train").exists() and time.time() < deadline and chief.poll() is None:
+        time.sleep(0.5)
+    time.sleep(5)   # some steps
+    other.kill()
+    other.communicate()
+    _, err = chief.communicate(timeout=120)   # bounded: raises TimeoutExpired if the chief hangs
+    assert chief.returncode == 1 and "Traceback" not in err, err[-3000:]
+    assert err.strip().splitlines()[-1].startswith("error: a worker of the cluster stopped or cannot be reached")

@@ -32,7 +32,11 @@ def train_dataset(pattern, cfg, batch_size, seed=0, shuffle_buffer=256, repeat=T
     ds = ds.shuffle(shuffle_buffer, seed=seed).enumerate()
     ds = ds.map(lambda i, s: parser.parse_train(schema.decode(s), tf.stack([tf.cast(seed, tf.int64), i]), cfg),
                 num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    return ds.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+    # Under MultiWorkerMirroredStrategy every worker reads all records and keeps its part of each global
+    # batch, so N workers train on exactly the batches of one process (sharding by file would not).
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return ds.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE).with_options(options)
 
 
 def inference_dataset(pattern, cfg, with_targets=False):

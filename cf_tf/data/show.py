@@ -12,7 +12,7 @@ import sys
 
 import cv2
 import numpy as np
-from absl import app
+from cf_tf import cli
 
 from cf_tf import flags as cf_flags
 from cf_tf.flags import FLAGS
@@ -86,4 +86,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

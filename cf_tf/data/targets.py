@@ -7,10 +7,13 @@ Given keypoints [N, 17, 3] and soft masks [H, W, N] already in crop coordinates:
 - mid-range offsets: for directed edge a->b, inside D_R(q_ak) with a and b labelled,
   (q_bk - p) / mid_scale (nearest q_ak wins).
 - BHM (body heat map, paper 3.2, Eq. 2): max over people and keypoints of max(0, 1 - |p - q| / R).
-- SFM (semantic feature map): union of the non-crowd person masks.
-- MaskCentroid (paper 3.3): on each mask pixel, (C_k - p) / mask_scale to its person's anchor C_k
-  (right shoulder if labelled, paper Fig. 5; else mean keypoint; else mask mean, paper Eq. 3);
-  a pixel in two masks belongs to the smaller one.
+- SFM (semantic feature map): the fraction of each cell covered by the union of the non-crowd
+  person masks (soft labels for the BCE), so the grid keeps what it can of outlines finer than a
+  cell and the decoder can resample it to image pixels before the 0.5 threshold.
+- MaskCentroid (paper 3.3): on each cell a person covers, (C_k - p) / mask_scale to its owner's
+  anchor C_k (right shoulder if labelled, paper Fig. 5; else mean keypoint; else mask mean, paper
+  Eq. 3). A cell that is at least half inside some masks belongs to the smallest of them; a cell less
+  than half inside any belongs to the one covering most of it.
 - loss weights: crowd regions and people with a mask but no labelled keypoint are ignored by the
   keypoint losses; crowd regions are ignored by the segmentation losses.
 
@@ -77,7 +80,8 @@ def build_targets(keypoints, masks, iscrowd, height, width, cfg):
     keypoints: float32 [N, 17, 3] in crop pixels; masks: float32 [H, W, N] in [0, 1];
     iscrowd: int32 [N]; height, width: crop size; cfg: cf_tf.config.DataConfig.
     Returns a dict with OUTPUT_KEYS and WEIGHT_KEYS (channels last) and `instance` int32 [Hs, Ws]
-    (index of the person owning each seg cell, -1 for none) for the oracle and tests.
+    (index of the person owning each seg cell that any non-crowd mask touches, -1 for none) for the
+    oracle and tests.
     """
     # A zero person keeps every reduction over people well defined on images with nobody.
     keypoints = tf.concat([keypoints, tf.zeros([1, NUM_KEYPOINTS, 3])], axis=0)
@@ -118,15 +122,20 @@ def build_targets(keypoints, masks, iscrowd, height, width, cfg):
     # --- seg grid: SFM, MaskCentroid
     S = grid_centres(height, width, cfg.seg_stride)                       # [Hs, Ws, 2]
     m_seg = sample_masks(masks, cfg.seg_stride)                           # [Hs, Ws, N]
+    person = tf.cast(~crowd, tf.float32)
     member = (m_seg >= 0.5) & ~crowd                                      # [Hs, Ws, N]
     area = tf.reduce_sum(tf.cast(member, tf.float32), axis=[0, 1])        # [N]
-    owner = tf.argmin(tf.where(member, area, _INF), axis=-1, output_type=tf.int32)
+    smallest = tf.argmin(tf.where(member, area, _INF), axis=-1, output_type=tf.int32)
     fg = tf.reduce_any(member, axis=-1)
-    instance = tf.where(fg, owner, -1)
+    most = tf.argmax(m_seg * person, axis=-1, output_type=tf.int32)
+    owner = tf.where(fg, smallest, most)
+    covered = tf.reduce_max(m_seg * person, axis=-1) > 0
+    instance = tf.where(covered, owner, -1)
+    union = tf.reduce_max(masks * person, axis=-1, keepdims=True)        # [H, W, 1]
+    sfm = sample_masks(union, cfg.seg_stride)                             # [Hs, Ws, 1] coverage
     crowd_seg = tf.reduce_max(m_seg * tf.cast(crowd, tf.float32), axis=-1) >= 0.5
     C = anchors(keypoints, tf.cast(member, tf.float32), S, cfg.anchor_rule)   # [N, 2]
-    fgf = tf.cast(fg, tf.float32)[..., None]
-    maskcentroid = (tf.gather(C, owner) - S) / cfg.mask_scale * fgf
+    maskcentroid = (tf.gather(C, owner) - S) / cfg.mask_scale * tf.cast(covered, tf.float32)[..., None]
     seg_weight = 1.0 - tf.cast(crowd_seg & ~fg, tf.float32)
 
     return {
@@ -134,7 +143,7 @@ def build_targets(keypoints, masks, iscrowd, height, width, cfg):
         "keycentroid": keycentroid,
         "mid_offsets": mid_offsets,
         "bhm": bhm[..., None],
-        "sfm": fgf,
+        "sfm": sfm,
         "maskcentroid": maskcentroid,
         "kp_weight": kp_weight[..., None],
         "mid_weight": tf.transpose(mid_w, [1, 2, 0]),

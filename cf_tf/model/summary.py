@@ -10,7 +10,7 @@ image (a multiply-add counts as 2). Ends with one JSON line
 import json
 
 import tensorflow as tf
-from absl import app
+from cf_tf import cli
 
 from cf_tf import flags as cf_flags
 from cf_tf.model.centerfocus import build_model
@@ -42,4 +42,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

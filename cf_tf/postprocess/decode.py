@@ -2,7 +2,7 @@
 
 One function used by evaluate, export and predict (SPEC "Decoding" steps 1-8):
 KeyCentroid voting -> PGO -> peaks -> BHM rescoring -> PoseSeg grouping -> OKS-NMS ->
-MaskCentroid assignment (+ density clustering) -> IGO -> original-image pixels.
+MaskCentroid assignment (+ density clustering) -> IGO -> resampling to mask pixels.
 TensorFlow ops only; with mask_clustering='dbscan' it must run eagerly (scikit-learn reference).
 """
 
@@ -34,8 +34,11 @@ def decode_image(outputs, scale, height, width, canvas_size, cfg, cluster_fn=Non
     outputs: unbatched raw network outputs; scale: canvas pixels per original pixel; height, width:
     original image size; canvas_size: the square network input side. cluster_fn overrides the
     graph-mode density clustering (the DBSCAN reference passes its own).
-    Returns keypoints [N, 17, 3], scores [N], masks uint8 [N, height, width], boxes [N, 4],
-    num_people int32 (N = cfg.max_people; rows past num_people are zero), in original pixels.
+    Returns keypoints [N, 17, 3], scores [N], masks uint8 [N, h, w], boxes [N, 4], num_people int32
+    (N = cfg.max_people; rows past num_people are zero), in original pixels, except that the masks
+    of an image larger than the canvas come at the canvas's resolution (h, w = the image's size
+    times canvas_size / its longest side; `mask_size`): resize them to the image (cf_tf/coco.py
+    `full_size_mask`) so that their memory stays bounded.
     """
     cap = cfg.max_people
     maps = prepare_maps(outputs, canvas_size, cfg)
@@ -44,12 +47,15 @@ def decode_image(outputs, scale, height, width, canvas_size, cfg, cluster_fn=Non
 
     sfm_prob = maps["sfm_prob"]
     fg, emb = maskcentroid.embeddings(sfm_prob, outputs["maskcentroid"], cfg)
-    centroids = maskcentroid.person_centroids(kps, kp_valid, cfg)
+    centroids = maskcentroid.snap_centroids(maskcentroid.person_centroids(kps, kp_valid, cfg), kp_valid,
+                                             fg, emb, cfg)
     free = maskcentroid.unclaimed(fg, emb, centroids, kp_valid, cfg)
     cluster_fn = cluster_fn or (lambda e, f: maskcentroid.cluster_centroids(e, f, canvas_size, cfg))
     cl_xy, cl_valid = cluster_fn(emb, free)
     all_valid = tf.concat([kp_valid, cl_valid], 0)
-    instance = maskcentroid.assign(fg, emb, tf.concat([centroids, cl_xy], 0), all_valid, cfg)
+    # every cell gets an owner, so the soft maps hold the outline between foreground cells too
+    owner = maskcentroid.assign(tf.ones_like(fg), emb, tf.concat([centroids, cl_xy], 0), all_valid, cfg)
+    instance = tf.where(fg, owner, -1)
 
     # mask-only people: score from their SFM probability; dropped if no cell was assigned to them
     ids = tf.range(2 * cap)
@@ -68,9 +74,10 @@ def decode_image(outputs, scale, height, width, canvas_size, cfg, cluster_fn=Non
     valid = tf.gather(all_valid, pick)
     remap = tf.tensor_scatter_nd_update(-tf.ones([2 * cap], tf.int32), pick[:, None],
                                         tf.where(valid, tf.range(cap), -1))
-    instance = tf.where(instance >= 0, tf.gather(remap, tf.maximum(instance, 0)), -1)
+    owner = tf.where(owner >= 0, tf.gather(remap, tf.maximum(owner, 0)), -1)
 
-    masks = maskcentroid.instance_masks(instance, cap, scale, height, width, cfg)
+    mask_h, mask_w, per_pixel = maskcentroid.mask_size(scale, height, width)
+    masks = maskcentroid.instance_masks(owner, sfm_prob[..., 0], cap, scale / per_pixel, mask_h, mask_w, cfg)
     keypoints = tf.gather(all_kps, pick)
     size = tf.cast(tf.stack([width, height]), tf.float32)   # the canvas pads beyond the image
     keypoints = tf.concat([tf.clip_by_value(keypoints[..., :2] / scale, 0.0, size), keypoints[..., 2:]], -1)
@@ -79,7 +86,7 @@ def decode_image(outputs, scale, height, width, canvas_size, cfg, cluster_fn=Non
         "keypoints": keypoints,
         "scores": tf.where(valid, tf.gather(all_scores, pick), 0.0),
         "masks": masks,
-        "boxes": maskcentroid.boxes_from_masks(masks),
+        "boxes": maskcentroid.boxes_from_masks(masks) / per_pixel,
         "num_people": tf.reduce_sum(tf.cast(valid, tf.int32)),
     }
 
