@@ -1,4 +1,8 @@
-"""What every command-line tool of cf_tf and data_prep shares: absl's app.run, quieter."""
+"""What every command-line tool of cf_tf and data_prep shares: absl's app.run, quieter, and Ctrl-C."""
+
+import contextlib
+import signal
+import sys
 
 from absl import app, flags, logging
 
@@ -12,3 +16,29 @@ def run(main):
         return main(argv)
 
     app.run(quiet_main)
+
+
+@contextlib.contextmanager
+def exit_on_interrupt(message, own_errors=()):
+    """Ctrl-C inside the block exits with status 1 and `message`, whatever the KeyboardInterrupt
+    became: landing in TensorFlow's tracing it can resurface as an unrelated error. The block's own
+    one-line exits (SystemExit) and `own_errors` (which already say what happened) pass through."""
+    seen = []
+
+    def handler(signum, frame):
+        seen.append(signum)
+        raise KeyboardInterrupt
+
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is signal.default_int_handler:   # not when the shell started us with Ctrl-C ignored
+        signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    except (SystemExit, *own_errors):
+        raise
+    except BaseException:
+        if seen:
+            sys.exit(message)
+        raise
+    finally:
+        signal.signal(signal.SIGINT, previous)

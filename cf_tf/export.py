@@ -80,16 +80,15 @@ def main(argv):
     f = FLAGS
     if not f.model_dir or not f.output:
         sys.exit("error: --model_dir and --output are required")
-    try:
-        model, _, data_cfg = restore_model(f.model_dir)
-        decode_cfg = cf_flags.decode_config(data_cfg)
-        if decode_cfg.mask_clustering != "graph":
-            sys.exit("error: only --mask_clustering=graph can be exported (dbscan is an eager reference)")
-        path = export(Predictor(model, data_cfg, decode_cfg), f.output, f.overwrite)
-    except (FileNotFoundError, FileExistsError, CheckpointError) as e:
-        sys.exit(f"error: {e}")
-    except KeyboardInterrupt:
-        sys.exit(f"interrupted: nothing written to {f.output}")
+    with cli.exit_on_interrupt(f"interrupted: nothing written to {f.output}"):
+        try:
+            model, _, data_cfg = restore_model(f.model_dir)
+            decode_cfg = cf_flags.decode_config(data_cfg)
+            if decode_cfg.mask_clustering != "graph":
+                sys.exit("error: only --mask_clustering=graph can be exported (dbscan is an eager reference)")
+            path = export(Predictor(model, data_cfg, decode_cfg), f.output, f.overwrite)
+        except (FileNotFoundError, FileExistsError, CheckpointError) as e:
+            sys.exit(f"error: {e}")
     print(f"SavedModel written to {path}")
 
 

@@ -305,7 +305,9 @@ def main(argv):
             jit_compile=f.jit_compile, checkpoint_every=f.checkpoint_every, keep_checkpoints=f.keep_checkpoints,
             summary_every=f.summary_every, image_summary_every=f.image_summary_every,
             shuffle_buffer=f.shuffle_buffer, seed=f.seed)
-        result = train(f.model_dir, f.train_records, data_cfg, model_cfg, train_cfg, weights)
+        with cli.exit_on_interrupt(f"error: interrupted before a checkpoint could be saved; {f.model_dir} "
+                                   f"keeps its last checkpoint", own_errors=(TrainingError,)):
+            result = train(f.model_dir, f.train_records, data_cfg, model_cfg, train_cfg, weights)
     except (ValueError, TrainingError) as e:
         sys.exit(f"error: {e}")
     print(json.dumps({k: v for k, v in result.items() if k != "terms"}))
