@@ -11,7 +11,7 @@ def _import_tensorflow_quietly():
     TF_CPP_MIN_LOG_LEVEL no longer silences them. TF_CPP_MIN_LOG_LEVEL=0 shows them again."""
     if "tensorflow" in sys.modules or os.environ.get("TF_CPP_MIN_LOG_LEVEL") == "0":
         return
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")   # also hides the runtime oneDNN "E0000 ... DT_UINT8"
     sys.stderr.flush()
     saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
     try:
