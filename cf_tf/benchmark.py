@@ -20,8 +20,8 @@ import time
 
 import numpy as np
 import tensorflow as tf
-from cf_tf import cli
 
+from cf_tf import cli
 from cf_tf import export, losses, train
 from cf_tf.config import DataConfig, DecodeConfig, ModelConfig, TrainConfig
 from cf_tf.data import pipeline

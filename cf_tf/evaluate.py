@@ -29,9 +29,9 @@ import sys
 import cv2
 import numpy as np
 import tensorflow as tf
-from cf_tf import cli
 from pycocotools.coco import COCO
 
+from cf_tf import cli
 from cf_tf import coco as cf_coco
 from cf_tf import flags as cf_flags
 from cf_tf import head_report

@@ -21,8 +21,8 @@ import sys
 import tempfile
 
 import tensorflow as tf
-from cf_tf import cli
 
+from cf_tf import cli
 from cf_tf import flags as cf_flags
 from cf_tf.flags import FLAGS
 from cf_tf.inference import CheckpointError, Predictor, restore_model

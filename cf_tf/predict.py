@@ -17,8 +17,8 @@ import sys
 import cv2
 import numpy as np
 import tensorflow as tf
-from cf_tf import cli
 
+from cf_tf import cli
 from cf_tf import visualize
 from cf_tf.coco import encode_rle, full_size_mask
 from cf_tf.errors import op_error_reason

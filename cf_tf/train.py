@@ -20,14 +20,14 @@ import time
 
 import keras
 import tensorflow as tf
-from cf_tf import cli
 
+from cf_tf import cli
 from cf_tf import config as cf_config
 from cf_tf import files
-from cf_tf.errors import op_error_reason
 from cf_tf import flags as cf_flags
 from cf_tf import losses
 from cf_tf.data import pipeline
+from cf_tf.errors import op_error_reason
 from cf_tf.model import backbones
 from cf_tf.model.centerfocus import build_model
 from cf_tf.progress import Progress

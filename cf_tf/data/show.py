@@ -12,11 +12,11 @@ import sys
 
 import cv2
 import numpy as np
-from cf_tf import cli
 
+from cf_tf import cli
 from cf_tf import flags as cf_flags
-from cf_tf.flags import FLAGS
 from cf_tf.data import pipeline
+from cf_tf.flags import FLAGS
 
 
 def _overlay(image, heat, colour):

@@ -123,13 +123,13 @@ def build_targets(keypoints, masks, iscrowd, height, width, cfg):
     S = grid_centres(height, width, cfg.seg_stride)                       # [Hs, Ws, 2]
     m_seg = sample_masks(masks, cfg.seg_stride)                           # [Hs, Ws, N]
     person = tf.cast(~crowd, tf.float32)
-    member = (m_seg >= 0.5) & ~crowd                                      # [Hs, Ws, N]
+    cover = m_seg * person                                                # [Hs, Ws, N], crowds 0
+    member = cover >= 0.5
     area = tf.reduce_sum(tf.cast(member, tf.float32), axis=[0, 1])        # [N]
     smallest = tf.argmin(tf.where(member, area, _INF), axis=-1, output_type=tf.int32)
     fg = tf.reduce_any(member, axis=-1)
-    most = tf.argmax(m_seg * person, axis=-1, output_type=tf.int32)
-    owner = tf.where(fg, smallest, most)
-    covered = tf.reduce_max(m_seg * person, axis=-1) > 0
+    owner = tf.where(fg, smallest, tf.argmax(cover, axis=-1, output_type=tf.int32))
+    covered = tf.reduce_max(cover, axis=-1) > 0
     instance = tf.where(covered, owner, -1)
     union = tf.reduce_max(masks * person, axis=-1, keepdims=True)        # [H, W, 1]
     sfm = sample_masks(union, cfg.seg_stride)                             # [Hs, Ws, 1] coverage

@@ -10,8 +10,8 @@ image (a multiply-add counts as 2). Ends with one JSON line
 import json
 
 import tensorflow as tf
-from cf_tf import cli
 
+from cf_tf import cli
 from cf_tf import flags as cf_flags
 from cf_tf.model.centerfocus import build_model
 

@@ -5,8 +5,8 @@ its own keypoints by the same anchor rule as the targets. Foreground embeddings 
 A.1) not near any person's centroid (people with no decoded keypoints: COCO has many small ones) are
 clustered by density: voted into a histogram, blurred, peaks. Every cell then goes to its nearest
 centroid (Eq. 5) within `mask_max_distance`, and each instance's soft map (its cells' SFM
-probability) is smoothed by instance-wise Gaussian optimisation (IGO) and resampled bilinearly to
-the mask pixels before the 0.5 threshold: outlines finer than a cell survive, as in
+probability) is smoothed by instance-wise Gaussian optimisation (IGO) and resampled to the mask
+pixels before the 0.5 threshold (`instance_masks`): outlines finer than a cell survive, as in
 Panoptic-DeepLab's upsampling before grouping.
 """
 
@@ -50,11 +50,16 @@ def snap_centroids(centroids, valid, fg, emb, cfg):
     pts = tf.boolean_mask(emb, fg)
     for _ in range(SNAP_STEPS):
         d = tf.where(valid[:, None], tf.norm(pts[None] - centroids[:, None], axis=-1), _INF)   # [P, M]
-        near = tf.cast((d <= cfg.anchor_snap_radius) & (d <= tf.reduce_min(d, 0, keepdims=True)), tf.float32)
-        count = tf.reduce_sum(near, 1)
-        mean = tf.einsum("kn,nc->kc", near, pts) / tf.maximum(count, 1.0)[:, None]
+        mean, count = _mean_of_near(pts, (d <= cfg.anchor_snap_radius) & (d <= tf.reduce_min(d, 0, keepdims=True)))
         centroids = tf.where((count > 0)[:, None], mean, centroids)
     return centroids
+
+
+def _mean_of_near(pts, near):
+    """(mean [K, 2] of the points pts [M, 2] that near [K, M] marks for each k, their count [K])."""
+    near = tf.cast(near, tf.float32)
+    count = tf.reduce_sum(near, 1)
+    return tf.einsum("kn,nc->kc", near, pts) / tf.maximum(count, 1.0)[:, None], count
 
 
 def unclaimed(fg, emb, centroids, valid, cfg):
@@ -79,9 +84,7 @@ def cluster_centroids(emb, free, canvas_size, cfg):
     peak_xy = (peak_xy + 0.5) * cfg.cluster_bin
     # refine each peak to the mean of the free embeddings within 1.5 bins of it
     pts = tf.boolean_mask(emb, free)
-    near = tf.cast(tf.norm(pts[None] - peak_xy[:, None], axis=-1) <= 1.5 * cfg.cluster_bin, tf.float32)
-    count = tf.reduce_sum(near, 1)
-    mean = tf.einsum("kn,nc->kc", near, pts) / tf.maximum(count, 1.0)[:, None]
+    mean, count = _mean_of_near(pts, tf.norm(pts[None] - peak_xy[:, None], axis=-1) <= 1.5 * cfg.cluster_bin)
     valid = value > 0
     return tf.where((valid & (count > 0))[:, None], mean, peak_xy), valid
 
@@ -153,11 +156,9 @@ def instance_masks(instance, sfm_prob, n, step, height, width, cfg):
     if cfg.igo_sigma > 0:
         soft = blur(soft, tf.tile(gaussian_kernels([cfg.igo_sigma]), [1, n]))
     shape = tf.shape(soft)
-    best = tf.argmax(soft, -1, output_type=tf.int32)                                   # [Hs, Ws]
-
+    best = tf.reshape(tf.argmax(soft, -1, output_type=tf.int32), [-1])               # [Hs * Ws]
     rows, wy = _taps(height, shape[0], step, cfg, cubic=False)
     cols, wx = _taps(width, shape[1], step, cfg, cubic=False)
-    best = tf.reshape(best, [-1])
     candidates = [tf.gather(best, rows[i][:, None] * shape[1] + cols[j][None, :]) for i in range(2) for j in range(2)]
     value = tf.stack([_resample_at(soft, c, rows, wy, cols, wx) for c in candidates])   # [4, H, W]
     label = tf.gather(tf.stack(candidates, -1), tf.argmax(value, 0, output_type=tf.int32)[..., None],
