@@ -5,8 +5,12 @@ r"""Speed of every stage, on whatever device this runs on.
 Rows: input pipeline images/s (decode + augment + targets, 401x401, default parallelism); train step
 ms (resnet_tiny; with --full also R50/R101/R152) at batch 4; network forward ms per image (batch 1,
 warm, median); decoder ms per image for 1, 5, 10, 20, 30 people (oracle outputs of synthetic
-figures, so the people are really there; compiled once) on the 401 and the 641 canvas; end-to-end
-SavedModel ms per image (signature call, image in, masks out) for R101 at 401 and 641; device, TF
+figures, so the people are really there; compiled once) on the 401 and the 641 canvas; for R101 at
+401 and 641, the SavedModel on a 640x480 image: a per-stage table (preprocess, network, the four
+decoder stages on 10 synthetic people, whole call), then end to end ms per image (signature call,
+image in, masks out), each measured in a fresh process as a user meets it: cf_tf.predict's way
+(inference.serving_runtime + load_saved_model, whose warm-up runs at load; load ms and first call)
+and plain tf.saved_model.load (first call, as TF Serving without warm-up requests); device, TF
 version, threads. --json ends with one JSON line; the 641 rows are the keys ending in _641.
 --quick is for tests: tiny backbone, small sizes, few repeats, one canvas.
 """
@@ -15,6 +19,8 @@ import json
 import os
 import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 
@@ -27,10 +33,11 @@ from cf_tf.config import DataConfig, DecodeConfig, ModelConfig, TrainConfig
 from cf_tf.data import pipeline
 from cf_tf.data.targets import build_targets
 from cf_tf.flags import FLAGS
-from cf_tf.inference import Predictor
+from cf_tf.data.augment import inference_canvas
+from cf_tf.inference import Predictor, load_saved_model, serving_runtime
 from cf_tf.model.centerfocus import build_model
 from cf_tf.oracle import perfect_outputs
-from cf_tf.postprocess.decode import decode_image
+from cf_tf.postprocess.decode import assign_cells, decode_image, find_people, prepare_maps, to_image
 from data_prep import synth
 from data_prep.coco_to_tfrecord import convert
 
@@ -84,6 +91,13 @@ def forward_ms(backbone, size, repeats):
     return _median_ms(lambda: fn(x)["sfm"].numpy(), repeats, warmup=2)
 
 
+def _oracle_outputs(n, size, data):
+    kps, masks = synth.grid_of_figures(n, size, seed=n)
+    t = build_targets(tf.constant(kps), tf.constant(np.transpose(masks, [1, 2, 0])), tf.zeros([n], tf.int32),
+                      size, size, data)
+    return perfect_outputs(t)
+
+
 def decoder_ms(people, size, repeats):
     """{n: ms} for oracle outputs of n synthetic people, one compiled decoder for all n."""
     data = DataConfig(crop_size=size, input_size=size)
@@ -91,25 +105,77 @@ def decoder_ms(people, size, repeats):
     fn = tf.function(lambda o: decode_image(o, tf.constant(1.0), size, size, size, cfg))
     out = {}
     for n in people:
-        kps, masks = synth.grid_of_figures(n, size, seed=n)
-        t = build_targets(tf.constant(kps), tf.constant(np.transpose(masks, [1, 2, 0])), tf.zeros([n], tf.int32),
-                          size, size, data)
-        outputs = perfect_outputs(t)
+        outputs = _oracle_outputs(n, size, data)
         out[str(n)] = _median_ms(lambda: fn(outputs)["masks"].numpy(), repeats, warmup=2)
     return out, fn.experimental_get_tracing_count()
 
 
-def end_to_end_ms(backbone, size, workdir, repeats):
-    """(first call ms, steady ms) of the SavedModel's serving_default on a 640x480 image."""
-    data = DataConfig(input_size=size)
+def stage_ms(backbone, canvas, repeats, people=10, height=480, width=640):
+    """{stage: ms} of one image's inference, each stage compiled alone and fed the previous one's
+    output: preprocess (resize + pad to the canvas), network, then the decoder's four stages on the
+    oracle outputs of `people` synthetic figures (a random network finds nobody to decode)."""
+    data = DataConfig(crop_size=canvas, input_size=canvas)
+    cfg = DecodeConfig.matching(data)
+    image = tf.constant(np.random.default_rng(0).integers(0, 255, (1, height, width, 3), dtype=np.uint8))
+    preprocess = tf.function(lambda im: inference_canvas(im, canvas))
     model = build_model(_model_config(backbone))
-    path = export.export(Predictor(model, data, DecodeConfig.matching(data)), os.path.join(workdir, f"sm{size}"))
-    fn = tf.saved_model.load(path).signatures["serving_default"]
+    network = tf.function(lambda x: model(x, training=False))
+    outputs = _oracle_outputs(people, canvas, data)
+    scale = tf.constant(canvas / max(height, width))
+    maps_fn = tf.function(lambda o: prepare_maps(o, canvas, cfg))
+    people_fn = tf.function(lambda m: find_people(m, canvas, cfg))
+    assign_fn = tf.function(lambda m, p: assign_cells(m, *p, canvas, cfg))
+    image_fn = tf.function(lambda a, prob: to_image(a[0], prob, *a[1:], scale, height, width, cfg))
+    x = preprocess(image)[0]
+    maps = maps_fn(outputs)
+    found = people_fn(maps)
+    assigned = assign_fn(maps, found)
+
+    def sync(out):
+        return [t.numpy() for t in tf.nest.flatten(out)]
+
+    times = {
+        "preprocess": _median_ms(lambda: sync(preprocess(image)), repeats),
+        "network": _median_ms(lambda: sync(network(x)), repeats),
+        "decoder: voting + PGO": _median_ms(lambda: sync(maps_fn(outputs)), repeats),
+        "decoder: peaks + grouping + OKS-NMS": _median_ms(lambda: sync(people_fn(maps)), repeats),
+        "decoder: MaskCentroid assignment": _median_ms(lambda: sync(assign_fn(maps, found)), repeats),
+        "decoder: mask resampling": _median_ms(lambda: sync(image_fn(assigned, maps["sfm_prob"])), repeats),
+    }
+    return times
+
+
+def serving_child(path, repeats, plain):
+    """Runs in a fresh interpreter (end_to_end_ms): prints {"load", "first", "steady"} ms as JSON."""
     image = tf.constant(np.random.default_rng(0).integers(0, 255, (1, 480, 640, 3), dtype=np.uint8))
+    t0 = time.perf_counter()
+    if plain:
+        fn = tf.saved_model.load(path).signatures["serving_default"]
+    else:
+        serving_runtime()
+        fn = load_saved_model(path).signatures["serving_default"]
+    load = (time.perf_counter() - t0) * 1000.0
     t0 = time.perf_counter()
     fn(images=image)["masks"].numpy()
     first = (time.perf_counter() - t0) * 1000.0
-    return first, _median_ms(lambda: fn(images=image)["masks"].numpy(), repeats, warmup=0)
+    steady = _median_ms(lambda: fn(images=image)["masks"].numpy(), repeats, warmup=0)
+    print(json.dumps({"load": load, "first": first, "steady": steady}))
+
+
+def end_to_end_ms(backbone, size, workdir, repeats):
+    """({"load", "first", "steady"} ms the cf_tf way, the same plain) of the SavedModel's serving_default
+    on a 640x480 image, each in a fresh interpreter, so nothing this process built is reused."""
+    data = DataConfig(input_size=size)
+    model = build_model(_model_config(backbone))
+    path = export.export(Predictor(model, data, DecodeConfig.matching(data)), os.path.join(workdir, f"sm{size}"))
+    out = []
+    for plain in (False, True):
+        code = f"from cf_tf.benchmark import serving_child; serving_child({path!r}, {repeats}, {plain})"
+        run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+        if run.returncode:
+            raise RuntimeError(f"serving benchmark failed:\n{run.stderr[-2000:]}")
+        out.append(json.loads(run.stdout.strip().splitlines()[-1]))
+    return out
 
 
 def run(quick=False, full=False, backbones=("resnet50", "resnet101", "resnet152"), sizes=(401,),
@@ -143,11 +209,20 @@ def run(quick=False, full=False, backbones=("resnet50", "resnet101", "resnet152"
             result["decoder_ms" + suffix], traces = decoder_ms([int(n) for n in people], canvas, repeats)
             log(f"decoder ({canvas}x{canvas} canvas, compiled {traces}x): "
                 + ", ".join(f"{n} people {ms:.1f} ms" for n, ms in result["decoder_ms" + suffix].items()))
-            first, steady = end_to_end_ms(e2e_backbone, canvas, workdir, repeats)
-            result["end_to_end_ms" + suffix] = {e2e_backbone: steady}
-            result["end_to_end_first_call_ms" + suffix] = {e2e_backbone: first}
-            log(f"end to end SavedModel {e2e_backbone} ({canvas} canvas, 640x480 image): {steady:.1f} ms "
-                f"(first call {first:.1f} ms)")
+            stages = stage_ms(e2e_backbone, canvas, repeats)
+            ours, plain = end_to_end_ms(e2e_backbone, canvas, workdir, repeats)
+            stages["whole SavedModel call (end to end)"] = ours["steady"]
+            result["stages_ms" + suffix] = stages
+            log(f"stages of {e2e_backbone} at the {canvas} canvas, 640x480 image (median ms):\n"
+                + "\n".join(f"  {name:<40} {ms:8.1f}" for name, ms in stages.items()))
+            result["end_to_end_ms" + suffix] = {e2e_backbone: ours["steady"]}
+            result["end_to_end_first_call_ms" + suffix] = {e2e_backbone: ours["first"]}
+            result["end_to_end_load_ms" + suffix] = {e2e_backbone: ours["load"]}
+            result["end_to_end_plain_first_call_ms" + suffix] = {e2e_backbone: plain["first"]}
+            log(f"end to end / network: {ours['steady'] / stages['network']:.2f}")
+            log(f"end to end SavedModel {e2e_backbone} ({canvas} canvas, 640x480 image): {ours['steady']:.1f} ms, "
+                f"first call {ours['first']:.1f} ms after load_saved_model {ours['load']:.0f} ms (warm-up "
+                f"included); plain tf.saved_model.load {plain['load']:.0f} ms, first call {plain['first']:.1f} ms")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return result

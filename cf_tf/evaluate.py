@@ -39,7 +39,7 @@ from cf_tf.data import annotations as coco_ann
 from cf_tf.data import parser, schema
 from cf_tf.files import write_json
 from cf_tf.flags import FLAGS
-from cf_tf.inference import CheckpointError, Predictor, load_saved_model, restore_model
+from cf_tf.inference import CheckpointError, Predictor, load_saved_model, restore_model, serving_runtime
 from cf_tf.model.centerfocus import OUTPUT_NAMES
 from cf_tf.oracle import ground_truth_people, perfect_outputs
 from cf_tf.postprocess import dbscan_ref
@@ -206,6 +206,7 @@ def main(argv):
     if not os.path.isdir(FLAGS.images):
         sys.exit(f"error: {FLAGS.images}: image folder not found")
     output_dir = FLAGS.output_dir or os.path.join(FLAGS.model_dir or FLAGS.saved_model or "runs/oracle", "eval")
+    serving_runtime()
     if FLAGS.oracle:
         data_cfg = cf_flags.data_config()
         runner = perfect_assignment_runner if FLAGS.perfect_assignment else oracle_runner

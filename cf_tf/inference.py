@@ -63,14 +63,44 @@ def restore_model(model_dir):
     return model, model_cfg, data_cfg
 
 
-def load_saved_model(path):
-    """The SavedModel at `path` (cf_tf.export); FileNotFoundError or CheckpointError saying why not."""
+def serving_runtime():
+    """Runtime settings of the inference commands (predict, evaluate, benchmark's serving rows).
+
+    On a machine with no GPU, Grappler is turned off for this process: its rewrites do not make this
+    graph faster on CPU, but they take a large share of every function's first call (README,
+    "Serving speed"). Process-wide, so training, whose fused gradients it does speed up, never calls
+    this; with a GPU its layout rewrites matter and it stays on.
+    """
+    if not tf.config.list_physical_devices("GPU"):
+        tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
+
+
+WARM_UP_SIDE = 32   # pixels of the blank image load_saved_model runs once
+
+
+def load_saved_model(path, warm_up=True):
+    """The SavedModel at `path` (cf_tf.export); FileNotFoundError or CheckpointError saying why not.
+
+    warm_up: serving_default runs once on a blank image before this returns, as TF Serving runs its
+    warm-up requests at load, so that the first real image is as fast as the rest: a function's first
+    call builds its kernels and the network's primitives, which do not depend on the image's size
+    (every image becomes the same canvas). It also proves the model runs.
+    """
     if not os.path.isdir(path):
         raise FileNotFoundError(f"{path}: SavedModel folder not found")
     if not os.path.isfile(os.path.join(path, "saved_model.pb")):
         raise CheckpointError(f"{path}: not a SavedModel (no saved_model.pb; write one with python -m cf_tf.export)")
     try:
-        return tf.saved_model.load(path)
+        loaded = tf.saved_model.load(path)
     except Exception as e:  # a damaged SavedModel fails in many ways
         raise CheckpointError(f"{path}: SavedModel cannot be loaded ({type(e).__name__}: "
                               f"{str(e).strip().splitlines()[0][:200]})") from None
+    if "serving_default" not in loaded.signatures:
+        raise CheckpointError(f"{path}: no serving_default signature (not written by python -m cf_tf.export)")
+    if warm_up:
+        try:
+            loaded.signatures["serving_default"](images=tf.zeros([1, WARM_UP_SIDE, WARM_UP_SIDE, 3], tf.uint8))
+        except (tf.errors.OpError, TypeError, ValueError) as e:
+            raise CheckpointError(f"{path}: SavedModel cannot run ({type(e).__name__}: "
+                                  f"{str(e).strip().splitlines()[0][:200]})") from None
+    return loaded

@@ -24,7 +24,7 @@ from cf_tf.coco import encode_rle, full_size_mask
 from cf_tf.errors import op_error_reason
 from cf_tf.files import write_json
 from cf_tf.flags import FLAGS
-from cf_tf.inference import load_saved_model
+from cf_tf.inference import load_saved_model, serving_runtime
 from cf_tf.progress import Progress
 
 
@@ -118,6 +118,7 @@ def main(argv):
         sys.exit("error: --saved_model, --image and --output_dir are required")
     if not 0.0 <= FLAGS.min_score <= 1.0:
         sys.exit(f"error: --min_score must be in [0, 1], got {FLAGS.min_score}")
+    serving_runtime()
     try:
         s = predict(FLAGS.saved_model, FLAGS.image, FLAGS.output_dir, FLAGS.min_score)
     except (FileNotFoundError, ValueError) as e:

@@ -18,7 +18,7 @@ from pycocotools.coco import COCO
 
 from cf_tf import export, predict, train
 from cf_tf.config import DataConfig, DecodeConfig, ModelConfig, TrainConfig
-from cf_tf.inference import Predictor, restore_model
+from cf_tf.inference import CheckpointError, Predictor, load_saved_model, restore_model
 from conftest import COCO_SAMPLE, REPO, interruptible
 
 JPEG = COCO_SAMPLE / "images" / "000000000790.jpg"
@@ -224,3 +224,11 @@ def test_commands_print_cf_tf_lines_not_tensorflow_logs(saved_model, tmp_path):
     quiet_off = _cli_env({"TF_CPP_MIN_LOG_LEVEL": "0"}, "cf_tf.predict", f"--saved_model={root / 'sm'}",
                          f"--image={JPEG}", f"--output_dir={tmp_path / 'verbose'}")
     assert quiet_off.returncode == 0 and re.search(r"^[IWE]\d{4} ", quiet_off.stderr, re.M)
+
+
+def test_load_saved_model_refuses_a_savedmodel_without_serving_default(tmp_path):
+    module = tf.Module()
+    module.double = tf.function(lambda x: 2 * x, input_signature=[tf.TensorSpec([None], tf.float32)])
+    tf.saved_model.save(module, str(tmp_path / "other"))
+    with pytest.raises(CheckpointError, match="no serving_default signature"):
+        load_saved_model(str(tmp_path / "other"))

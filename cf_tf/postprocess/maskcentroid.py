@@ -131,14 +131,19 @@ def _taps(size, cells, step, cfg, cubic):
 
 
 def _resample_at(soft, label, rows, wy, cols, wx):
-    """sum over taps of wy * wx * soft[row, col, label[u]] for each mask pixel u ([H, W] label)."""
+    """sum over taps of wy * wx * soft[row, col, label[..., u]] for each mask pixel u (label [..., H, W]).
+
+    All taps are gathered at once (one flat gather is much faster than gather_nd, and one op per tap
+    made the graph, and so a SavedModel's first call, much larger); summed in tap order."""
     shape = tf.shape(soft)
-    flat = tf.reshape(soft, [-1])   # one flat gather per tap is much faster than gather_nd
-    value = 0.0
-    for i in range(rows.shape[0]):
-        for j in range(cols.shape[0]):
-            cell = rows[i][:, None] * shape[1] + cols[j][None, :]                      # [H, W]
-            value += wy[i][:, None] * wx[j][None, :] * tf.gather(flat, cell * shape[2] + label)
+    ty, tx = rows.shape[0], cols.shape[0]
+    cell = rows[:, None, :, None] * shape[1] + cols[None, :, None, :]                  # [Ty, Tx, H, W]
+    label = label[..., None, None, :, :]
+    terms = (wy[:, None, :, None] * wx[None, :, None, :]) * tf.gather(tf.reshape(soft, [-1]), cell * shape[2] + label)
+    terms = tf.reshape(terms, tf.concat([tf.shape(label)[:-4], [ty * tx], tf.shape(terms)[-2:]], 0))
+    value = terms[..., 0, :, :]
+    for t in range(1, ty * tx):
+        value += terms[..., t, :, :]
     return value
 
 
@@ -160,7 +165,7 @@ def instance_masks(instance, sfm_prob, n, step, height, width, cfg):
     rows, wy = _taps(height, shape[0], step, cfg, cubic=False)
     cols, wx = _taps(width, shape[1], step, cfg, cubic=False)
     candidates = [tf.gather(best, rows[i][:, None] * shape[1] + cols[j][None, :]) for i in range(2) for j in range(2)]
-    value = tf.stack([_resample_at(soft, c, rows, wy, cols, wx) for c in candidates])   # [4, H, W]
+    value = _resample_at(soft, tf.stack(candidates), rows, wy, cols, wx)                # [4, H, W]
     label = tf.gather(tf.stack(candidates, -1), tf.argmax(value, 0, output_type=tf.int32)[..., None],
                       batch_dims=2)[..., 0]
     kept = _resample_at(soft, label, *_taps(height, shape[0], step, cfg, cubic=True),

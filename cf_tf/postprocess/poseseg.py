@@ -45,8 +45,9 @@ def grow(seed_xy, seed_j, maps, canvas_size, cfg):
     rows = tf.range(m)
     xy = tf.scatter_nd(tf.stack([rows, seed_j], -1), seed_xy, [m, NUM_KEYPOINTS, 2])
     order = tf.gather(tf.constant(_ORDER), seed_j)                         # [M, 16]
-    for step in range(NUM_KEYPOINTS - 1):
-        e = order[:, step]
+
+    def step(i, xy):
+        e = order[:, i]
         a, b = tf.gather(_SRC, e), tf.gather(_DST, e)
         pa = tf.gather(xy, a, axis=1, batch_dims=1)
         mid = nearest_cell_targets(maps["mid_offsets"], pa, cfg.pose_stride, cfg.mid_scale)
@@ -55,7 +56,11 @@ def grow(seed_xy, seed_j, maps, canvas_size, cfg):
             kc = nearest_cell_targets(maps["keycentroid"], pb, cfg.pose_stride, cfg.radius)
             pb = tf.gather(kc, b, axis=1, batch_dims=1)
         pb = tf.clip_by_value(pb, 0.0, float(canvas_size))
-        xy = tf.tensor_scatter_nd_update(xy, tf.stack([rows, b], -1), pb)
+        return i + 1, tf.tensor_scatter_nd_update(xy, tf.stack([rows, b], -1), pb)
+
+    # a graph loop, not a Python one: the unrolled steps made the graph several times larger, and
+    # a SavedModel's first call pays for every node
+    _, xy = tf.while_loop(lambda i, xy: i < NUM_KEYPOINTS - 1, step, [tf.constant(0), xy])
     flat = tf.reshape(xy, [-1, 2])
     ids = tf.tile(tf.range(NUM_KEYPOINTS), [m])
     score = keypoint_scores(maps["pgo"], maps["bhm_prob"], flat, ids, cfg)
@@ -126,7 +131,8 @@ def merge_fragments(xy, score, valid, maps, cfg):
     anchor = tf.reduce_sum(tf.reshape(emb, [cap, -1, 2]) * use[..., None], 1) / tf.maximum(count, 1.0)[:, None]
     has_anchor = valid & (count > 0)
     rows = tf.range(cap)
-    for q in range(1, cap):  # cap is small and static: unrolled
+
+    def merge(q, xy, score, found, valid, has_anchor):
         close = tf.norm(anchor - anchor[q], axis=-1) <= cfg.merge_radius
         apart = tf.norm(xy - xy[q][None], axis=-1) > cfg.nms_radius
         compatible = ~tf.reduce_any(found & found[q][None] & apart, axis=1)
@@ -134,12 +140,12 @@ def merge_fragments(xy, score, valid, maps, cfg):
         into = tf.argmax(tf.cast(ok, tf.int32), output_type=tf.int32)
         do = tf.reduce_any(ok)
         take = (do & tf.equal(rows, into))[:, None] & found[q][None]                # [P, 17]
-        xy = tf.where(take[..., None], xy[q][None], xy)
-        score = tf.where(take, score[q][None], score)
-        found |= take
         gone = do & tf.equal(rows, q)
-        valid &= ~gone
-        has_anchor &= ~gone
+        return (q + 1, tf.where(take[..., None], xy[q][None], xy), tf.where(take, score[q][None], score),
+                found | take, valid & ~gone, has_anchor & ~gone)
+
+    _, xy, score, found, valid, has_anchor = tf.while_loop(
+        lambda q, *_: q < cap, merge, [tf.constant(1), xy, score, found, valid, has_anchor])
     return xy, tf.where(valid[:, None], score, 0.0), valid
 
 
@@ -152,11 +158,13 @@ def oks_nms(xy, kp_score, person_score, valid, cfg):
     span = tf.reduce_max(xy, 1) - tf.reduce_min(xy, 1)
     area = span[:, 0] * span[:, 1]
     sim = oks(xy, xy, area)
-    keep = valid
-    for i in range(cap):  # cap is small and static: unrolled
+
+    def suppress(i, keep):
         earlier = tf.range(cap) < i
         suppressed = tf.reduce_any(earlier & keep & (sim[:, i] > cfg.oks_nms))
-        keep = tf.tensor_scatter_nd_update(keep, [[i]], [keep[i] & ~suppressed])
+        return i + 1, tf.tensor_scatter_nd_update(keep, [[i]], [keep[i] & ~suppressed])
+
+    _, keep = tf.while_loop(lambda i, keep: i < cap, suppress, [tf.constant(0), valid])
     order = tf.argsort(tf.cast(~keep, tf.int32), stable=True)   # kept rows first, still by score
     keep = tf.gather(keep, order)
     keypoints = tf.concat([tf.gather(xy, order), tf.gather(kp_score, order)[..., None]], -1)
