@@ -61,8 +61,8 @@ demo: tfrecords
 	  --output_dir=$(DEMO)/predict_synth_val
 	$(PY) -m cf_tf.predict --saved_model=$(DEMO)/saved_model --image=$(SHARED)/data/coco_sample/images \
 	  --output_dir=$(DEMO)/predict_coco_sample
-	$(PY) -m cf_tf.data.show --records='$(RECORDS)/synth_train-*' --output_dir=$(DEMO)/targets --num_examples=4 \
-	  --flagfile=experiments/tiny.flags
+	$(PY) -m cf_tf.show --records='$(RECORDS)/synth_train-*' --output_dir=$(DEMO)/targets --num_examples=4 \
+	  --model_dir=$(DEMO)/model
 	@echo "demo done. COCOeval on the synthetic val set: $(DEMO)/eval.txt, each head vs its target: $(DEMO)/head_report.txt"
 	@echo "pictures: $(DEMO)/predict_synth_val/*.png, $(DEMO)/predict_coco_sample/*.png, targets in $(DEMO)/targets/"
 

@@ -28,18 +28,19 @@ import numpy as np
 import tensorflow as tf
 
 from cf_tf import cli
-from cf_tf import export, losses, train
-from cf_tf.config import DataConfig, DecodeConfig, ModelConfig, TrainConfig
-from cf_tf.data import pipeline
-from cf_tf.data.targets import build_targets
-from cf_tf.flags import FLAGS
+from cf_tf import flags as cf_flags
+from cf_tf import losses, training
+from cf_tf.config import DEMO_MODEL, DataConfig, DecodeConfig, ModelConfig, TrainConfig
+from cf_tf.data import pipeline, synth
 from cf_tf.data.augment import inference_canvas
+from cf_tf.data.targets import build_targets
+from cf_tf.data.tfrecords import convert
+from cf_tf.flags import FLAGS, flag
 from cf_tf.inference import Predictor, load_saved_model, serving_runtime
 from cf_tf.model.centerfocus import build_model
 from cf_tf.oracle import perfect_outputs
 from cf_tf.postprocess.decode import assign_cells, decode_image, find_people, prepare_maps, to_image
-from data_prep import synth
-from data_prep.coco_to_tfrecord import convert
+from cf_tf.serving import export
 
 
 def _median_ms(fn, repeats, warmup=1):
@@ -54,11 +55,9 @@ def _median_ms(fn, repeats, warmup=1):
 
 
 def _model_config(backbone):
-    """The paper's fusion and heads for the ResNets; the demo's small ones (experiments/tiny.flags)
-    for resnet_tiny, so every row of one backbone times the same network."""
-    if backbone == "resnet_tiny":
-        return ModelConfig(backbone=backbone, fusion_width=64, head_units=1)
-    return ModelConfig(backbone=backbone)
+    """The paper's fusion and heads for the ResNets; the demo's small ones for resnet_tiny, so every
+    row of one backbone times the same network."""
+    return DEMO_MODEL if backbone == "resnet_tiny" else ModelConfig(backbone=backbone)
 
 
 def input_pipeline(workdir, crop, seconds):
@@ -78,8 +77,8 @@ def input_pipeline(workdir, crop, seconds):
 
 def train_step_ms(backbone, records, crop, repeats):
     strategy = tf.distribute.get_strategy()
-    model, optimizer = train.build(_model_config(backbone), TrainConfig(), strategy)
-    step = train.make_train_step(model, optimizer, strategy, losses.LossWeights())
+    model, optimizer = training.build(_model_config(backbone), TrainConfig(), strategy)
+    step = training.make_train_step(model, optimizer, strategy, losses.LossWeights())
     images, targets = next(iter(pipeline.train_dataset(records, DataConfig(crop_size=crop), batch_size=4)))
     return _median_ms(lambda: float(step(images, targets)[0]), repeats, warmup=2)
 
@@ -167,7 +166,7 @@ def end_to_end_ms(backbone, size, workdir, repeats):
     on a 640x480 image, each in a fresh interpreter, so nothing this process built is reused."""
     data = DataConfig(input_size=size)
     model = build_model(_model_config(backbone))
-    path = export.export(Predictor(model, data, DecodeConfig.matching(data)), os.path.join(workdir, f"sm{size}"))
+    path = export(Predictor(model, data, DecodeConfig.matching(data)), os.path.join(workdir, f"sm{size}"))
     out = []
     for plain in (False, True):
         code = f"from cf_tf.benchmark import serving_child; serving_child({path!r}, {repeats}, {plain})"
@@ -228,6 +227,17 @@ def run(quick=False, full=False, backbones=("resnet50", "resnet101", "resnet152"
     return result
 
 
+BENCHMARK = (
+    flag("bool", "json", False, "End with one JSON line of all measurements."),
+    flag("bool", "full", False, "Also time R50/R101/R152 training steps (slow on a CPU)."),
+    flag("list", "backbones", ["resnet50", "resnet101", "resnet152"], "Backbones of the forward rows."),
+    flag("list", "sizes", ["401"], "Square input sizes (pixels) of the forward rows."),
+    flag("list", "people", ["1", "5", "10", "20", "30"], "Crowd sizes of the decoder rows."),
+    flag("integer", "repeats", 5, "Timed repeats per row (median reported)."),
+    flag("bool", "quick", False, "Tiny backbone, small sizes, 2 repeats (checks every row runs)."),
+)
+
+
 def main(argv):
     del argv
     result = run(FLAGS.quick, FLAGS.full, FLAGS.backbones, [int(s) for s in FLAGS.sizes],
@@ -237,4 +247,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    cf_flags.define(BENCHMARK)
     cli.run(main)

@@ -8,6 +8,8 @@ import numpy as np
 from pycocotools import mask as mask_utils
 from pycocotools.cocoeval import COCOeval
 
+from cf_tf.constants import PERSON_CATEGORY_ID
+
 STAT_NAMES = ("AP", "AP50", "AP75", "APM", "APL", "AR")
 # Indices into COCOeval.stats for each name: keypoints and segm order their stats differently.
 _STAT_INDEX = {"keypoints": (0, 1, 2, 3, 4, 5), "segm": (0, 1, 2, 4, 5, 8)}
@@ -30,25 +32,31 @@ def full_size_mask(mask, height, width):
     return cv2.resize(mask, (width, height), interpolation=cv2.INTER_NEAREST_EXACT)
 
 
-def results_for_image(image_id, decoded, height, width, category_id=1):
-    """(keypoint results, segm results) for one decoded image (numpy arrays of decode_image) of
-    height x width pixels.
-
-    People found only by mask clustering (all keypoint scores 0) go to segm results only.
-    """
-    kp_results, segm_results = [], []
+def person_results(image_id, decoded, height, width, category_id=PERSON_CATEGORY_ID):
+    """One COCO result per decoded person (numpy arrays of decode_image) of a height x width image:
+    score, bbox (x, y, w, h), keypoints as (x, y, score) triples when any keypoint was found (people
+    found only by mask clustering have none), RLE segmentation when the mask is not empty."""
+    results = []
     for k in range(int(decoded["num_people"])):
-        score = float(decoded["scores"][k])
+        x0, y0, x1, y1 = (float(v) for v in decoded["boxes"][k])
+        entry = {"image_id": int(image_id), "category_id": category_id, "score": float(decoded["scores"][k]),
+                 "bbox": [x0, y0, x1 - x0, y1 - y0]}
         kps = decoded["keypoints"][k]
         if kps[:, 2].max() > 0:
-            flat = np.concatenate([kps[:, :2], np.ones((len(kps), 1))], 1).reshape(-1)
-            kp_results.append({"image_id": int(image_id), "category_id": category_id,
-                               "keypoints": [round(float(v), 2) for v in flat], "score": score})
+            entry["keypoints"] = [round(float(v), 2) for v in kps.reshape(-1)]
         if decoded["masks"][k].any():
-            segm_results.append({"image_id": int(image_id), "category_id": category_id,
-                                 "segmentation": encode_rle(full_size_mask(decoded["masks"][k], height, width)),
-                                 "score": score})
-    return kp_results, segm_results
+            entry["segmentation"] = encode_rle(full_size_mask(decoded["masks"][k], height, width))
+        results.append(entry)
+    return results
+
+
+def results_for_image(image_id, decoded, height, width, category_id=PERSON_CATEGORY_ID):
+    """(keypoint results, segm results) for COCOeval from person_results. They carry no bbox: given
+    one, pycocotools' loadRes would take a result for a box and its area from the box."""
+    people = person_results(image_id, decoded, height, width, category_id)
+    return ([{k: p[k] for k in ("image_id", "category_id", "keypoints", "score")} for p in people if "keypoints" in p],
+            [{k: p[k] for k in ("image_id", "category_id", "segmentation", "score")} for p in people
+             if "segmentation" in p])
 
 
 def evaluate(coco_gt, results, iou_type, image_ids):

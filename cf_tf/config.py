@@ -9,25 +9,21 @@ import json
 import os
 
 from cf_tf.files import write_json
-from cf_tf.keypoints import DISK_RADIUS, POSE_STRIDES, SEG_STRIDES
+from cf_tf.constants import DISK_RADIUS, MASK_SCALE, MID_SCALE, POSE_STRIDES, SEG_STRIDES, SFM_THRESHOLD
 
 ANCHOR_RULES = ("right_shoulder", "mean_keypoints", "mask_mean")
 
 
 @dataclasses.dataclass(frozen=True)
-class DataConfig:
-    crop_size: int = 401          # training crop side
-    input_size: int = 641         # inference: longest side resized to this, padded to a square
+class Geometry:
+    """What the outputs mean, shared by the targets, the network and the decoder (one object, so they
+    cannot disagree): the grids of the two heads, the disk radius R, the units of the offsets
+    (cf_tf/outputs.py `unit`) and the MaskCentroid anchor rule."""
     pose_stride: int = 8          # output stride of SKFM / KeyCentroid / mid-range / BHM
     seg_stride: int = 4           # output stride of SFM / MaskCentroid
     radius: float = DISK_RADIUS   # keypoint disk radius R
-    mid_scale: float = 64.0       # unit of the mid-range offsets
-    mask_scale: float = 64.0      # unit of the MaskCentroid offsets
-    scale_min: float = 0.7        # random scale range (relative to fitting the image in the crop)
-    scale_max: float = 1.3
-    max_rotation: float = 30.0    # degrees, uniform in [-max, max]
-    flip_prob: float = 0.5
-    max_shift: float = 0.1        # random crop shift, fraction of the crop side (0 with scale 1: no augmentation)
+    mid_scale: float = MID_SCALE  # unit of the mid-range offsets
+    mask_scale: float = MASK_SCALE  # unit of the MaskCentroid offsets
     anchor_rule: str = "right_shoulder"  # MaskCentroid anchor: right_shoulder | mean_keypoints | mask_mean
 
     def __post_init__(self):
@@ -35,6 +31,32 @@ class DataConfig:
             raise ValueError(f"pose_stride must be one of {POSE_STRIDES}, got {self.pose_stride}")
         if self.seg_stride not in SEG_STRIDES:
             raise ValueError(f"seg_stride must be one of {SEG_STRIDES}, got {self.seg_stride}")
+        if self.anchor_rule not in ANCHOR_RULES:
+            raise ValueError(f"anchor_rule must be one of {ANCHOR_RULES}, got {self.anchor_rule!r}")
+        if self.radius <= 0 or self.mid_scale <= 0 or self.mask_scale <= 0:
+            raise ValueError("radius, mid_scale and mask_scale must be > 0")
+
+    def stride(self, grid):
+        """Input pixels per cell of the "pose" or "seg" grid (cf_tf/outputs.py `grid`)."""
+        return self.pose_stride if grid == "pose" else self.seg_stride
+
+    def unit(self, name):
+        """Input pixels of one unit of an offset output's `unit` field (radius, mid_scale, mask_scale)."""
+        return getattr(self, name)
+
+
+@dataclasses.dataclass(frozen=True)
+class DataConfig:
+    crop_size: int = 401          # training crop side
+    input_size: int = 641         # inference: longest side resized to this, padded to a square
+    geometry: Geometry = Geometry()
+    scale_min: float = 0.7        # random scale range (relative to fitting the image in the crop)
+    scale_max: float = 1.3
+    max_rotation: float = 30.0    # degrees, uniform in [-max, max]
+    flip_prob: float = 0.5
+    max_shift: float = 0.1        # random crop shift, fraction of the crop side (0 with scale 1: no augmentation)
+
+    def __post_init__(self):
         if self.crop_size < 32 or self.input_size < 32:
             raise ValueError(f"crop_size and input_size must be >= 32 (got {self.crop_size}, {self.input_size})")
         if not 0 < self.scale_min <= self.scale_max:
@@ -43,33 +65,28 @@ class DataConfig:
             raise ValueError(f"flip_prob must be in [0, 1], got {self.flip_prob}")
         if not 0.0 <= self.max_shift <= 1.0:
             raise ValueError(f"max_shift must be in [0, 1], got {self.max_shift}")
-        if self.anchor_rule not in ANCHOR_RULES:
-            raise ValueError(f"anchor_rule must be one of {ANCHOR_RULES}, got {self.anchor_rule!r}")
-        if self.radius <= 0 or self.mid_scale <= 0 or self.mask_scale <= 0:
-            raise ValueError("radius, mid_scale and mask_scale must be > 0")
-
 
 
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
     backbone: str = "resnet101"
     backbone_weights: str = "none"   # imagenet | none | PATH to a weights file
-    pose_stride: int = 8
-    seg_stride: int = 4
+    geometry: Geometry = Geometry()   # the heads' strides
     fusion_width: int = 256           # channels of the fused P2..P5 maps and of the head units
     head_units: int = 2               # residual bottleneck units per head
     offset_kernel: int = 9            # KeyCentroid / mid-range output conv side, pose cells (9 spans R = 32 at stride 8)
 
     def __post_init__(self):
-        if self.pose_stride not in POSE_STRIDES:
-            raise ValueError(f"pose_stride must be one of {POSE_STRIDES}, got {self.pose_stride}")
-        if self.seg_stride not in SEG_STRIDES:
-            raise ValueError(f"seg_stride must be one of {SEG_STRIDES}, got {self.seg_stride}")
         if self.offset_kernel < 1 or self.offset_kernel % 2 == 0:
             raise ValueError(f"offset_kernel must be an odd number >= 1, got {self.offset_kernel}")
         if self.fusion_width < 8 or self.fusion_width % 4 or self.head_units < 0:
             raise ValueError(f"fusion_width must be a multiple of 4 >= 8 and head_units >= 0 "
                              f"(got {self.fusion_width}, {self.head_units})")
+
+
+# The demo's small network (experiments/tiny.flags sets the same; a test checks they agree), which the
+# benchmark times as resnet_tiny.
+DEMO_MODEL = ModelConfig(backbone="resnet_tiny", fusion_width=64, head_units=1)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,30 +122,42 @@ RUN_CONFIG = "cf_tf_config.json"
 
 
 def save_run_config(model_dir, model_cfg, data_cfg):
-    """Writes model_dir/cf_tf_config.json (atomically) so evaluate/export rebuild the same network."""
+    """Writes model_dir/cf_tf_config.json (atomically) so evaluate/export rebuild the same network:
+    its geometry once, then the model's and the data's own settings."""
+    if model_cfg.geometry != data_cfg.geometry:
+        raise ValueError(f"the model and the data must share one geometry ({model_cfg.geometry} vs {data_cfg.geometry})")
     os.makedirs(model_dir, exist_ok=True)
     path = os.path.join(model_dir, RUN_CONFIG)
-    write_json(path, {"model": dataclasses.asdict(model_cfg), "data": dataclasses.asdict(data_cfg)}, indent=1)
+
+    def own(cfg):
+        return {k: v for k, v in dataclasses.asdict(cfg).items() if k != "geometry"}
+
+    write_json(path, {"geometry": dataclasses.asdict(data_cfg.geometry), "model": own(model_cfg),
+                      "data": own(data_cfg)}, indent=1)
 
 
 def load_run_config(model_dir):
-    """(ModelConfig, DataConfig) saved by training; FileNotFoundError if model_dir has none."""
+    """(ModelConfig, DataConfig) saved by training, sharing one Geometry; FileNotFoundError if model_dir
+    has none. Folders written before the geometry had its own section (strides, R, units and anchor
+    rule inside "model" and "data") load too."""
     path = os.path.join(model_dir, RUN_CONFIG)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{path} not found: is {model_dir} a cf_tf training folder?")
     with open(path) as f:
         saved = json.load(f)
-    return ModelConfig(**saved["model"]), DataConfig(**saved["data"])
+    fields = {f.name for f in dataclasses.fields(Geometry)}
+    model, data = dict(saved["model"]), dict(saved["data"])
+    legacy = {k: data.pop(k) for k in fields if k in data}
+    for k in fields:
+        model.pop(k, None)
+    geometry = Geometry(**saved.get("geometry", legacy))
+    return ModelConfig(geometry=geometry, **model), DataConfig(geometry=geometry, **data)
 
 
 @dataclasses.dataclass(frozen=True)
 class DecodeConfig:
     """Knobs of the graph-mode decoder (SPEC "Decoding"); lengths in input pixels unless named."""
-    pose_stride: int = 8
-    seg_stride: int = 4
-    radius: float = DISK_RADIUS
-    mid_scale: float = 64.0
-    mask_scale: float = 64.0
+    geometry: Geometry = Geometry()    # of the outputs it decodes
     hough_stride: int = 2              # Hough map cell, input pixels
     pgo: bool = True                   # point-wise Gaussian optimisation (paper 3.1)
     hvk_sigma: float = 0.3             # PGO sigma of elbows/wrists/knees/ankles, pose-stride cells
@@ -142,8 +171,7 @@ class DecodeConfig:
     merge_radius: float = 12.0         # fragments whose MaskCentroid anchors agree within this are one person
     max_people: int = 30
     min_person_score: float = 0.01
-    sfm_threshold: float = 0.5         # paper A.1
-    anchor_rule: str = "right_shoulder"
+    sfm_threshold: float = SFM_THRESHOLD   # paper A.1
     anchor_min_score: float = 0.1      # a decoded keypoint counts for the anchor rule above this score
     anchor_snap_radius: float = 16.0   # decoded anchors move onto the embeddings gathered near them
     mask_clustering: str = "graph"     # graph (histogram peaks, in the SavedModel) | dbscan (eager reference)
@@ -155,8 +183,6 @@ class DecodeConfig:
     igo_sigma: float = 0.1             # instance-wise Gaussian optimisation, seg-stride cells (0 = off)
 
     def __post_init__(self):
-        if self.pose_stride not in POSE_STRIDES or self.seg_stride not in SEG_STRIDES:
-            raise ValueError(f"strides must be in {POSE_STRIDES} / {SEG_STRIDES}")
         if self.hough_stride < 1 or self.max_candidates < 1 or self.max_people < 1 or self.refine_steps < 0:
             raise ValueError("hough_stride, max_candidates, max_people must be >= 1, refine_steps >= 0")
         if min(self.hvk_sigma, self.lvk_sigma, self.igo_sigma, self.nms_radius, self.cluster_radius,
@@ -164,12 +190,8 @@ class DecodeConfig:
             raise ValueError("sigmas and radii must be >= 0")
         if self.mask_clustering not in ("graph", "dbscan"):
             raise ValueError(f"mask_clustering must be graph or dbscan, got {self.mask_clustering!r}")
-        if self.anchor_rule not in ANCHOR_RULES:
-            raise ValueError(f"anchor_rule must be one of {ANCHOR_RULES}, got {self.anchor_rule!r}")
 
     @classmethod
     def matching(cls, data_cfg, **overrides):
-        """The decoder for outputs built with `data_cfg` (strides, R and offset units agree)."""
-        return cls(pose_stride=data_cfg.pose_stride, seg_stride=data_cfg.seg_stride, radius=data_cfg.radius,
-                   mid_scale=data_cfg.mid_scale, mask_scale=data_cfg.mask_scale,
-                   anchor_rule=data_cfg.anchor_rule, **overrides)
+        """The decoder for outputs built with `data_cfg`: the same Geometry."""
+        return cls(geometry=data_cfg.geometry, **overrides)

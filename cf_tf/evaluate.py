@@ -20,169 +20,32 @@ model only: how much each head costs it. --head_report scores each raw output ag
 read is reported and skipped.
 """
 
-import contextlib
-import io
 import json
 import os
 import sys
 
-import cv2
-import numpy as np
-import tensorflow as tf
-from pycocotools.coco import COCO
-
 from cf_tf import cli
-from cf_tf import coco as cf_coco
 from cf_tf import flags as cf_flags
 from cf_tf import head_report
-from cf_tf.data import annotations as coco_ann
-from cf_tf.data import parser, schema
-from cf_tf.files import write_json
-from cf_tf.flags import FLAGS
+from cf_tf.evaluation import (EvaluationError, evaluate, model_runner, oracle_runner, perfect_assignment_runner,
+                              run_head_report)
+from cf_tf.flags import FLAGS, flag
 from cf_tf.inference import CheckpointError, Predictor, load_saved_model, restore_model, serving_runtime
-from cf_tf.model.centerfocus import OUTPUT_NAMES
-from cf_tf.oracle import ground_truth_people, perfect_outputs
-from cf_tf.postprocess import dbscan_ref
-from cf_tf.postprocess.decode import decode_image
-from cf_tf.progress import Progress
-from data_prep.coco_to_tfrecord import convert_image
+from cf_tf.outputs import NAMES
 
-
-class EvaluationError(RuntimeError):
-    """Evaluation cannot run; the message says why."""
-
-
-def read_image(path):
-    """uint8 RGB [H, W, 3] or None if the file is missing or not a readable image."""
-    if not os.path.isfile(path):
-        return None
-    data = np.fromfile(path, np.uint8)
-    img = cv2.imdecode(data, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION) if data.size else None
-    return None if img is None else cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
-
-
-def features_with_targets(img, anns, image_dir, data_cfg):
-    """An image's inference features with its targets (no augmentation, the inference resize)."""
-    serialized, _ = convert_image((img, anns, image_dir))
-    return parser.parse_inference(schema.decode(serialized), data_cfg, with_targets=True)
-
-
-def perfect_assignment_runner(data_cfg, decode_cfg):
-    """(image info, annotations, image dir) -> the ground-truth people (oracle.ground_truth_people)."""
-    def run(img, anns, image_dir):
-        out = ground_truth_people(features_with_targets(img, anns, image_dir, data_cfg), decode_cfg)
-        return {k: v.numpy() for k, v in out.items()}
-
-    return run
-
-
-def oracle_runner(data_cfg, decode_cfg, model=None, perfect_heads=OUTPUT_NAMES):
-    """(image info, annotations, image dir) -> decoded numpy dict, from perfect outputs.
-
-    With `model`, the model's outputs with only `perfect_heads` replaced by perfect ones: which head
-    limits a trained model (e.g. perfect keycentroid + mid_offsets, the model's own maps elsewhere).
-    """
-    heads = frozenset(OUTPUT_NAMES if model is None else perfect_heads)
-
-    def decode(image, targets, scale, height, width, cluster_fn=None):
-        outputs = perfect_outputs(targets)
-        if model is not None:
-            own = model(image[None], training=False)
-            outputs = {k: v if k in heads else tf.cast(own[k][0], tf.float32) for k, v in outputs.items()}
-        return decode_image(outputs, scale, height, width, data_cfg.input_size, decode_cfg, cluster_fn)
-
-    compiled = tf.function(decode)
-
-    def run(img, anns, image_dir):
-        f = features_with_targets(img, anns, image_dir, data_cfg)
-        args = (f["image"], f["targets"], f["scale"], f["height"], f["width"])
-        if decode_cfg.mask_clustering == "dbscan":
-            out = decode(*args, cluster_fn=lambda e, free: dbscan_ref.cluster_centroids(e, free, decode_cfg))
-        else:
-            out = compiled(*args)
-        return {k: v.numpy() for k, v in out.items()}
-
-    return run
-
-
-def model_runner(predict_fn):
-    def run(img, anns, image_dir):
-        image = read_image(os.path.join(image_dir, img["file_name"]))
-        if image is None:
-            raise EvaluationError(f"{img['file_name']}: missing or unreadable image")
-        return {k: v.numpy()[0] for k, v in predict_fn(tf.constant(image[None])).items()}
-
-    return run
-
-
-def _load(annotations, max_images):
-    """(COCO dict, person category id, {image id: annotations}, the images to score)."""
-    try:
-        data, cat_id = coco_ann.load_person_keypoints(annotations)
-    except coco_ann.AnnotationError as e:
-        raise EvaluationError(str(e)) from None
-    images = data["images"][:max_images] if max_images else data["images"]
-    return data, cat_id, coco_ann.person_annotations_by_image(data, cat_id), images
-
-
-def evaluate(annotations, image_dir, run, output_dir, max_images=0, log=print):
-    """Runs `run` over every image, writes the results JSONs, returns the summary dict."""
-    data, cat_id, by_image, images = _load(annotations, max_images)
-    kp_results, segm_results, done = [], [], []
-    bar = Progress(len(images), "evaluate", unit="img")
-    for img in images:
-        try:
-            decoded = run(img, by_image[img["id"]], image_dir)
-        except Exception as e:  # one bad image must not end the evaluation: report it and go on
-            log(f"skipped image {img['id']} ({img['file_name']}): {type(e).__name__}: {str(e)[:200]}")
-            bar.update()
-            continue
-        kp, segm = cf_coco.results_for_image(img["id"], decoded, img["height"], img["width"], cat_id)
-        kp_results += kp
-        segm_results += segm
-        done.append(img["id"])
-        bar.update()
-    bar.close()
-    if not done:
-        raise EvaluationError(f"none of the {len(images)} image(s) of {annotations} could be read from {image_dir}")
-    os.makedirs(output_dir, exist_ok=True)
-    for name, results in (("keypoints", kp_results), ("segm", segm_results)):
-        write_json(os.path.join(output_dir, f"{name}_results.json"), results)
-    gt = COCO()   # from the dataset already loaded and checked above, not a second read of the file
-    gt.dataset = data
-    with contextlib.redirect_stdout(io.StringIO()):   # pycocotools prints progress chatter
-        gt.createIndex()
-    summary = {}
-    for iou_type, results in (("keypoints", kp_results), ("segm", segm_results)):
-        stats, table = cf_coco.evaluate(gt, results, iou_type, done)
-        log(f"--- {iou_type} ({len(results)} results)\n{table}")
-        summary[iou_type] = {k: round(v, 4) for k, v in stats.items()}
-    summary["images"] = len(done)
-    return summary
-
-
-def run_head_report(model, data_cfg, annotations, image_dir, output_dir, max_images=0, log=print):
-    """cf_tf/head_report.py over the evaluation images; writes head_report.json, returns the report.
-    An image that cannot be read is reported and skipped, as in evaluate()."""
-    _, _, by_image, images = _load(annotations, max_images)
-    forward = tf.function(lambda image: model(image[None], training=False))
-
-    def pairs():
-        bar = Progress(len(images), "head report", unit="img")
-        for img in images:
-            try:
-                f = features_with_targets(img, by_image[img["id"]], image_dir, data_cfg)
-            except Exception as e:  # one bad image must not end the report
-                log(f"skipped image {img['id']} ({img['file_name']}): {type(e).__name__}: {str(e)[:200]}")
-            else:
-                yield {k: v[0] for k, v in forward(f["image"]).items()}, f["targets"]
-            bar.update()
-        bar.close()
-
-    report = head_report.head_report(pairs(), data_cfg.radius, data_cfg.pose_stride)
-    os.makedirs(output_dir, exist_ok=True)
-    write_json(os.path.join(output_dir, "head_report.json"), report)
-    return report
+EVALUATE = cf_flags.MODEL_DIR + cf_flags.SAVED_MODEL + cf_flags.OUTPUT_DIR + (
+    flag("string", "annotations", None, "COCO-format person-keypoints JSON of the evaluation set."),
+    flag("string", "images", None, "Folder of the evaluation images."),
+    flag("bool", "oracle", False, "Score perfect outputs built from the ground truth (no model)."),
+    flag("bool", "perfect_assignment", False, "With --oracle: output the ground-truth people, each seg cell given "
+         "to its true owner and resampled by the decoder: the resolution ceiling of segm (its keypoints AP is 1 "
+         "by construction)."),
+    flag("list", "perfect_heads", [], f"With --model_dir: replace these model outputs ({', '.join(NAMES)}) by "
+         f"perfect ones from the ground truth, to see which head limits the model. Default: none."),
+    flag("bool", "head_report", False, "With --model_dir: score each raw output against its target (heat-map AUC, "
+         "offset L1 next to predicting 0) instead of decoding; writes head_report.json."),
+    flag("integer", "max_images", 0, "Only the first N images (0 = all)."),
+)
 
 
 def main(argv):
@@ -192,9 +55,9 @@ def main(argv):
     sources = [bool(FLAGS.model_dir), bool(FLAGS.saved_model), FLAGS.oracle]
     if sum(sources) != 1:
         sys.exit("error: give exactly one of --model_dir, --saved_model, --oracle")
-    unknown = sorted(set(FLAGS.perfect_heads) - set(OUTPUT_NAMES))
+    unknown = sorted(set(FLAGS.perfect_heads) - set(NAMES))
     if unknown:
-        sys.exit(f"error: --perfect_heads: unknown output(s) {', '.join(unknown)}; choose from {', '.join(OUTPUT_NAMES)}")
+        sys.exit(f"error: --perfect_heads: unknown output(s) {', '.join(unknown)}; choose from {', '.join(NAMES)}")
     if FLAGS.head_report and not FLAGS.model_dir:
         sys.exit("error: --head_report needs --model_dir (it reads the model's raw outputs)")
     if FLAGS.head_report and FLAGS.perfect_heads:
@@ -203,12 +66,19 @@ def main(argv):
         sys.exit("error: --perfect_assignment needs --oracle (it outputs the ground-truth people)")
     if FLAGS.perfect_heads and not FLAGS.model_dir:
         sys.exit("error: --perfect_heads needs --model_dir (a SavedModel's heads cannot be replaced)")
+    if FLAGS.model_dir:
+        cf_flags.refuse_present(cf_flags.GEOMETRY + cf_flags.INPUT_SIZE,
+                                f"the network's geometry and input size are {FLAGS.model_dir}'s (cf_tf_config.json)")
+    if FLAGS.saved_model:
+        cf_flags.refuse_present(cf_flags.GEOMETRY + cf_flags.INPUT_SIZE + cf_flags.DECODING,
+                                f"the input size and the decoder are built into {FLAGS.saved_model} "
+                                f"(choose decoding flags at python -m cf_tf.export)")
     if not os.path.isdir(FLAGS.images):
         sys.exit(f"error: {FLAGS.images}: image folder not found")
     output_dir = FLAGS.output_dir or os.path.join(FLAGS.model_dir or FLAGS.saved_model or "runs/oracle", "eval")
     serving_runtime()
     if FLAGS.oracle:
-        data_cfg = cf_flags.data_config()
+        data_cfg = cf_flags.inference_data_config()
         runner = perfect_assignment_runner if FLAGS.perfect_assignment else oracle_runner
         run = runner(data_cfg, cf_flags.decode_config(data_cfg))
     elif FLAGS.model_dir:
@@ -247,4 +117,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    cf_flags.define(EVALUATE, cf_flags.GEOMETRY, cf_flags.INPUT_SIZE, cf_flags.DECODING)
     cli.run(main)

@@ -1,73 +1,79 @@
-"""Every cf_tf command-line flag, defined once, grouped, with units and defaults in the help text.
+"""Command-line flags: each defined once here (default, units in the help), in groups.
 
-Entry points import this module and turn flags into the typed configs of cf_tf/config.py; the
-library itself never reads flags.
+A command defines the groups it reads, and only when it runs as a program (`define`), so a flag that
+belongs to another command is refused as unknown, and importing a command defines nothing. A flag
+whose value a saved run fixes is refused too (`refuse_present`). The values become the typed configs
+of cf_tf/config.py here; the library never reads flags.
 """
+
+import sys
 
 from absl import flags
 
-from cf_tf.config import ANCHOR_RULES, DataConfig, DecodeConfig, ModelConfig
+from cf_tf.config import ANCHOR_RULES, DataConfig, DecodeConfig, Geometry, ModelConfig, TrainConfig
 from cf_tf.losses import TERMS, LossWeights
-from cf_tf.model.backbones import BACKBONES
+from cf_tf.model import backbones
 
-_D = DataConfig()
-_M = ModelConfig()
-_L = LossWeights()
-
-# --- data
-flags.DEFINE_integer("crop_size", _D.crop_size, "Training crop side, input pixels.")
-flags.DEFINE_integer("input_size", _D.input_size,
-                     "Inference: longest image side is resized to this many pixels, then padded to a square.")
-flags.DEFINE_integer("pose_stride", _D.pose_stride, "Output stride of the pose head (8 or 16).")
-flags.DEFINE_integer("seg_stride", _D.seg_stride, "Output stride of the segmentation head (4 or 8).")
-flags.DEFINE_float("disk_radius", _D.radius, "Keypoint disk radius R, input pixels (paper: 32).")
-flags.DEFINE_float("mid_scale", _D.mid_scale, "Unit of the mid-range offsets, input pixels.")
-flags.DEFINE_float("mask_scale", _D.mask_scale, "Unit of the MaskCentroid offsets, input pixels.")
-flags.DEFINE_float("scale_min", _D.scale_min, "Augmentation: smallest random scale factor "
-                  "(1 = the inference scale, longest side -> input_size).")
-flags.DEFINE_float("scale_max", _D.scale_max, "Augmentation: largest random scale.")
-flags.DEFINE_float("max_rotation", _D.max_rotation, "Augmentation: rotation uniform in +-this, degrees.")
-flags.DEFINE_float("flip_prob", _D.flip_prob, "Augmentation: probability of a horizontal flip.")
-flags.DEFINE_float("max_shift", _D.max_shift, "Augmentation: random shift of the crop centre, up to this "
-                   "fraction of the crop side (0..1), beyond the room a larger scaled image leaves.")
-flags.DEFINE_enum("anchor_rule", _D.anchor_rule, ANCHOR_RULES,
-                  "MaskCentroid anchor: right_shoulder (paper Fig. 5, falls back to the mean keypoint, "
-                  "then the mask mean), mean_keypoints, or mask_mean (paper Eq. 3).")
-flags.DEFINE_integer("seed", 0, "Random seed for the initial weights, data order and augmentation.")
+FLAGS = flags.FLAGS
+_G, _D, _M, _T, _L, _DC = Geometry(), DataConfig(), ModelConfig(), TrainConfig(), LossWeights(), DecodeConfig()
 
 
-# --- model
-flags.DEFINE_enum("backbone", _M.backbone, BACKBONES, "Backbone network.")
-flags.DEFINE_string("backbone_weights", _M.backbone_weights,
-                    "imagenet (keras.applications, downloaded once into ~/.keras/models/), none, or a "
-                    "path to a weights file.")
-flags.DEFINE_integer("fusion_width", _M.fusion_width, "Channels of the fused feature maps and head units.")
-flags.DEFINE_integer("head_units", _M.head_units, "Residual bottleneck units in each head.")
-flags.DEFINE_integer("offset_kernel", _M.offset_kernel, "Side of the KeyCentroid and mid-range output convolutions, in "
-                     "pose-stride cells (odd; 2 * R / pose_stride + 1 spans the keypoint disk; 1 = a 1x1 conv).")
+def flag(kind, name, default, help_text, **extra):
+    return kind, name, default, help_text, extra
 
-# --- loss weights (SPEC defaults)
-for _term in TERMS:
-    flags.DEFINE_float(f"loss_{_term}", getattr(_L, _term), f"Weight of the {_term} loss term (>= 0).")
 
-# --- training
-flags.DEFINE_string("model_dir", None, "Folder for checkpoints, TensorBoard logs and cf_tf_config.json.")
-flags.DEFINE_string("train_records", None, "TFRecord glob(s) to train on (comma-separated allowed).")
-flags.DEFINE_integer("train_steps", 1000, "Total optimizer steps (training resumes up to this count).")
-flags.DEFINE_integer("batch_size", 4, "Global batch size (split over replicas).")
-flags.DEFINE_float("learning_rate", 1e-5, "Peak Adam learning rate (paper: 1e-5).")
-flags.DEFINE_enum("lr_schedule", "constant", ("constant", "cosine"),
-                  "After warm-up: constant, or cosine decay to 0 at train_steps.")
-flags.DEFINE_integer("warmup_steps", 0, "Linear learning-rate warm-up, steps.")
-flags.DEFINE_bool("mixed_precision", False, "Train under the mixed_float16 policy with loss scaling (GPU).")
-flags.DEFINE_bool("jit_compile", False, "XLA-compile the train step.")
-flags.DEFINE_integer("checkpoint_every", 500, "Save a checkpoint every this many steps (and at the end).")
-flags.DEFINE_integer("keep_checkpoints", 3, "Checkpoints kept in model_dir.")
-flags.DEFINE_integer("summary_every", 50, "TensorBoard scalars every this many steps.")
-flags.DEFINE_integer("image_summary_every", 500, "TensorBoard images of predicted vs target maps every this many steps.")
-flags.DEFINE_integer("shuffle_buffer", 256, "Examples in the tf.data shuffle buffer.")
-
-# --- decoding (SPEC "Decoding"); strides, R, offset units and anchor rule come from the data flags
+GEOMETRY = (
+    flag("integer", "pose_stride", _G.pose_stride, "Output stride of the pose head, input pixels (8 or 16)."),
+    flag("integer", "seg_stride", _G.seg_stride, "Output stride of the segmentation head, input pixels (4 or 8)."),
+    flag("float", "disk_radius", _G.radius, "Keypoint disk radius R, input pixels (paper: 32)."),
+    flag("float", "mid_scale", _G.mid_scale, "Unit of the mid-range offsets, input pixels."),
+    flag("float", "mask_scale", _G.mask_scale, "Unit of the MaskCentroid offsets, input pixels."),
+    flag("enum", "anchor_rule", _G.anchor_rule, "MaskCentroid anchor: right_shoulder (paper Fig. 5, falls back to "
+       "the mean keypoint, then the mask mean), mean_keypoints, or mask_mean (paper Eq. 3).", enum_values=ANCHOR_RULES),
+)
+INPUT_SIZE = (
+    flag("integer", "input_size", _D.input_size,
+       "Inference: longest image side is resized to this many pixels, then padded to a square."),
+)
+DATA = INPUT_SIZE + (
+    flag("integer", "crop_size", _D.crop_size, "Training crop side, input pixels."),
+    flag("float", "scale_min", _D.scale_min, "Augmentation: smallest random scale factor "
+       "(1 = the inference scale, longest side -> input_size)."),
+    flag("float", "scale_max", _D.scale_max, "Augmentation: largest random scale."),
+    flag("float", "max_rotation", _D.max_rotation, "Augmentation: rotation uniform in +-this, degrees."),
+    flag("float", "flip_prob", _D.flip_prob, "Augmentation: probability of a horizontal flip."),
+    flag("float", "max_shift", _D.max_shift, "Augmentation: random shift of the crop centre, up to this "
+       "fraction of the crop side (0..1), beyond the room a larger scaled image leaves."),
+)
+SEED = (flag("integer", "seed", _T.seed, "Random seed for the initial weights, data order and augmentation."),)
+MODEL = (
+    flag("enum", "backbone", _M.backbone, "Backbone network.", enum_values=backbones.names()),
+    flag("string", "backbone_weights", _M.backbone_weights, "imagenet (keras.applications, downloaded once into "
+       "~/.keras/models/), none, or a path to a weights file."),
+    flag("integer", "fusion_width", _M.fusion_width, "Channels of the fused feature maps and head units."),
+    flag("integer", "head_units", _M.head_units, "Residual bottleneck units in each head."),
+    flag("integer", "offset_kernel", _M.offset_kernel, "Side of the KeyCentroid and mid-range output convolutions, "
+       "in pose-stride cells (odd; 2 * R / pose_stride + 1 spans the keypoint disk; 1 = a 1x1 conv)."),
+)
+LOSSES = tuple(flag("float", f"loss_{t}", getattr(_L, t), f"Weight of the {t} loss term (>= 0).") for t in TERMS)
+MODEL_DIR = (flag("string", "model_dir", None, "Training folder: checkpoints, TensorBoard logs, cf_tf_config.json."),)
+TRAINING = MODEL_DIR + SEED + (
+    flag("string", "train_records", None, "TFRecord glob(s) to train on (comma-separated allowed)."),
+    flag("integer", "train_steps", _T.train_steps, "Total optimizer steps (training resumes up to this count)."),
+    flag("integer", "batch_size", _T.batch_size, "Global batch size (split over replicas)."),
+    flag("float", "learning_rate", _T.learning_rate, "Peak Adam learning rate (paper: 1e-5)."),
+    flag("enum", "lr_schedule", _T.lr_schedule, "After warm-up: constant, or cosine decay to 0 at train_steps.",
+       enum_values=("constant", "cosine")),
+    flag("integer", "warmup_steps", _T.warmup_steps, "Linear learning-rate warm-up, steps."),
+    flag("bool", "mixed_precision", _T.mixed_precision, "Train under the mixed_float16 policy with loss scaling (GPU)."),
+    flag("bool", "jit_compile", _T.jit_compile, "XLA-compile the train step."),
+    flag("integer", "checkpoint_every", _T.checkpoint_every, "Save a checkpoint every this many steps (and at the end)."),
+    flag("integer", "keep_checkpoints", _T.keep_checkpoints, "Checkpoints kept in model_dir."),
+    flag("integer", "summary_every", _T.summary_every, "TensorBoard scalars every this many steps."),
+    flag("integer", "image_summary_every", _T.image_summary_every,
+       "TensorBoard images of predicted vs target maps every this many steps."),
+    flag("integer", "shuffle_buffer", _T.shuffle_buffer, "Examples in the tf.data shuffle buffer."),
+)
 _DECODE_HELP = {
     "hough_stride": "Hough map cell size, input pixels.",
     "pgo": "Point-wise Gaussian optimisation of the Hough maps (paper 3.1); off = 3x3 sum.",
@@ -94,85 +100,81 @@ _DECODE_HELP = {
     "mask_only_score": "Score of a person found by mask clustering alone = this x its mean SFM probability.",
     "igo_sigma": "Instance-wise Gaussian optimisation sigma, seg-stride cells (paper sweeps 0.1-0.5; 0 = off).",
 }
-_DC = DecodeConfig()
-for _name, _help in _DECODE_HELP.items():
-    _default = getattr(_DC, _name)
-    if isinstance(_default, bool):
-        flags.DEFINE_bool(_name, _default, _help)
-    elif isinstance(_default, int):
-        flags.DEFINE_integer(_name, _default, _help)
-    elif isinstance(_default, float):
-        flags.DEFINE_float(_name, _default, _help)
-    else:
-        flags.DEFINE_string(_name, _default, _help)
 
-# --- entry points: evaluate, export, predict, benchmark, data.show
-flags.DEFINE_string("annotations", None, "evaluate: COCO-format person-keypoints JSON of the evaluation set.")
-flags.DEFINE_string("images", None, "evaluate: folder of the evaluation images.")
-flags.DEFINE_string("saved_model", None, "evaluate/predict: a SavedModel folder written by python -m cf_tf.export.")
-flags.DEFINE_bool("oracle", False, "evaluate: score perfect outputs built from the ground truth (no model).")
-flags.DEFINE_bool("perfect_assignment", False, "evaluate with --oracle: output the ground-truth people, each seg "
-                  "cell given to its true owner and resampled by the decoder: the resolution ceiling of segm "
-                  "(its keypoints AP is 1 by construction).")
-flags.DEFINE_list("perfect_heads", [], "evaluate with --model_dir: replace these model outputs (skfm, keycentroid, "
-                  "mid_offsets, bhm, sfm, maskcentroid) by perfect ones from the ground truth, to see which head "
-                  "limits the model. Default: none.")
-flags.DEFINE_bool("head_report", False, "evaluate with --model_dir: score each raw output against its target "
-                  "(heat-map AUC, offset L1 next to predicting 0) instead of decoding; writes head_report.json.")
-flags.DEFINE_integer("max_images", 0, "evaluate: only the first N images (0 = all).")
-flags.DEFINE_string("output_dir", None, "Output folder: evaluate (results JSONs; default MODEL/eval), "
-                    "predict (FILE.json + FILE.png per image FILE; not the images' own folder), "
-                    "data.show (pictures).")
-flags.DEFINE_string("output", None, "export: the SavedModel folder to write.")
-flags.DEFINE_bool("overwrite", False, "export: replace --output if it exists.")
-flags.DEFINE_string("image", None, "predict: an image file, or a folder of images (.jpg, .jpeg, .png).")
-flags.DEFINE_float("min_score", 0.1, "predict: people scoring below this (0..1) are left out.")
-flags.DEFINE_string("records", None, "data.show: TFRecord glob to draw.")
-flags.DEFINE_integer("num_examples", 4, "data.show: how many examples to draw.")
-flags.DEFINE_bool("json", False, "benchmark: end with one JSON line of all measurements.")
-flags.DEFINE_bool("full", False, "benchmark: also time R50/R101/R152 training steps (slow on a CPU).")
-flags.DEFINE_list("backbones", ["resnet50", "resnet101", "resnet152"], "benchmark: backbones of the forward rows.")
-flags.DEFINE_list("sizes", ["401"], "benchmark: square input sizes (pixels) of the forward rows.")
-flags.DEFINE_list("people", ["1", "5", "10", "20", "30"], "benchmark: crowd sizes of the decoder rows.")
-flags.DEFINE_integer("repeats", 5, "benchmark: timed repeats per row (median reported).")
-flags.DEFINE_bool("quick", False, "benchmark: tiny backbone, small sizes, 2 repeats (checks every row runs).")
 
-FLAGS = flags.FLAGS
+def _kind(value):
+    return "bool" if isinstance(value, bool) else "integer" if isinstance(value, int) else \
+        "float" if isinstance(value, float) else "string"
+
+
+# decoding knobs (SPEC "Decoding"); the geometry comes from the outputs' own (the saved run's)
+DECODING = tuple(flag(_kind(getattr(_DC, n)), n, getattr(_DC, n), h) for n, h in _DECODE_HELP.items())
+OUTPUT_DIR = (flag("string", "output_dir", None, "Output folder: evaluate (results JSONs; default MODEL/eval), "
+                 "predict (FILE.json + FILE.png per image FILE; not the images' own folder), show (pictures)."),)
+SAVED_MODEL = (flag("string", "saved_model", None, "A SavedModel folder written by python -m cf_tf.export."),)
+
+
+def define(*groups):
+    """Defines the flags of `groups` (tuples above, or a command's own) for the program that runs, so
+    its --help lists them; a name in two groups once."""
+    for group in groups:
+        for kind, name, default, help_text, extra in group:
+            if name not in FLAGS:
+                getattr(flags, f"DEFINE_{kind}")(name=name, default=default, help=help_text,
+                                                 module_name=sys.argv[0], **extra)
+
+
+def refuse_present(group, reason):
+    """Exits with a message if any flag of `group` was given: `reason` says what fixes its value."""
+    given = [name for _, name, _, _, _ in group if name in FLAGS and FLAGS[name].present]
+    if given:
+        sys.exit(f"error: {', '.join('--' + n for n in given)}: {reason}; leave {'it' if len(given) == 1 else 'them'} out")
+
+
+def _config(cls, **kwargs):
+    try:
+        return cls(**kwargs)
+    except ValueError as e:
+        raise SystemExit(f"error: bad flag value: {e}") from None
+
+
+def geometry():
+    f = FLAGS
+    return _config(Geometry, pose_stride=f.pose_stride, seg_stride=f.seg_stride, radius=f.disk_radius,
+                   mid_scale=f.mid_scale, mask_scale=f.mask_scale, anchor_rule=f.anchor_rule)
 
 
 def data_config():
-    """DataConfig from the flags; a bad value exits with a message naming the flag."""
-    try:
-        return DataConfig(
-            crop_size=FLAGS.crop_size, input_size=FLAGS.input_size, pose_stride=FLAGS.pose_stride,
-            seg_stride=FLAGS.seg_stride, radius=FLAGS.disk_radius, mid_scale=FLAGS.mid_scale,
-            mask_scale=FLAGS.mask_scale, scale_min=FLAGS.scale_min, scale_max=FLAGS.scale_max,
-            max_rotation=FLAGS.max_rotation, flip_prob=FLAGS.flip_prob,
-            max_shift=FLAGS.max_shift, anchor_rule=FLAGS.anchor_rule)
-    except ValueError as e:
-        raise SystemExit(f"error: bad flag value: {e}") from None
+    """DataConfig from the DATA and GEOMETRY flags; a bad value exits with a message naming it."""
+    f = FLAGS
+    return _config(DataConfig, crop_size=f.crop_size, input_size=f.input_size, geometry=geometry(),
+                   scale_min=f.scale_min, scale_max=f.scale_max, max_rotation=f.max_rotation,
+                   flip_prob=f.flip_prob, max_shift=f.max_shift)
 
 
-def model_config():
-    try:
-        return ModelConfig(backbone=FLAGS.backbone, backbone_weights=FLAGS.backbone_weights,
-                           pose_stride=FLAGS.pose_stride, seg_stride=FLAGS.seg_stride,
-                           fusion_width=FLAGS.fusion_width, head_units=FLAGS.head_units,
-                           offset_kernel=FLAGS.offset_kernel)
-    except ValueError as e:
-        raise SystemExit(f"error: bad flag value: {e}") from None
+def inference_data_config():
+    """DataConfig from INPUT_SIZE and GEOMETRY alone (no augmentation at inference)."""
+    return _config(DataConfig, input_size=FLAGS.input_size, geometry=geometry())
+
+
+def model_config(geometry_cfg):
+    f = FLAGS
+    return _config(ModelConfig, backbone=f.backbone, backbone_weights=f.backbone_weights, geometry=geometry_cfg,
+                   fusion_width=f.fusion_width, head_units=f.head_units, offset_kernel=f.offset_kernel)
 
 
 def loss_weights():
-    try:
-        return LossWeights(**{t: getattr(FLAGS, f"loss_{t}") for t in TERMS})
-    except ValueError as e:
-        raise SystemExit(f"error: bad flag value: {e}") from None
+    return _config(LossWeights, **{t: getattr(FLAGS, f"loss_{t}") for t in TERMS})
+
+
+def train_config():
+    return _config(TrainConfig, **{name: getattr(FLAGS, name) for name in
+                                   ("train_steps", "batch_size", "learning_rate", "lr_schedule", "warmup_steps",
+                                    "mixed_precision", "jit_compile", "checkpoint_every", "keep_checkpoints",
+                                    "summary_every", "image_summary_every", "shuffle_buffer", "seed")})
 
 
 def decode_config(data_cfg):
     """DecodeConfig for outputs made with data_cfg, with the decoding flags applied."""
-    try:
-        return DecodeConfig.matching(data_cfg, **{n: getattr(FLAGS, n) for n in _DECODE_HELP})
-    except ValueError as e:
-        raise SystemExit(f"error: bad flag value: {e}") from None
+    return _config(DecodeConfig, geometry=data_cfg.geometry, **{n: getattr(FLAGS, n) for n in _DECODE_HELP})
+

@@ -15,10 +15,14 @@ import numpy as np
 import tensorflow as tf
 from sklearn.metrics import roc_auc_score
 
-from cf_tf.keypoints import KEYPOINT_NAMES, NUM_KEYPOINTS
+from cf_tf.constants import KEYPOINT_NAMES, NUM_KEYPOINTS
 from cf_tf.losses import l1_sums, l1_terms
+from cf_tf.outputs import BY_NAME, OUTPUTS
 
-OFFSETS = ("keycentroid", "keycentroid_near", "mid_offsets", "bhm", "maskcentroid")
+# the outputs scored by L1, in table order, with KeyCentroid near its keypoint after KeyCentroid
+_L1 = tuple(o.name for o in OUTPUTS if o.report == "l1")
+OFFSETS = _L1[:1] + ("keycentroid_near",) + _L1[1:]
+_AUC = tuple(o.name for o in OUTPUTS if o.report == "auc")
 
 
 def _offset_terms(outputs, targets, radius, pose_stride):
@@ -28,10 +32,16 @@ def _offset_terms(outputs, targets, radius, pose_stride):
     pred, kc_t, in_disk, vectors = terms["keycentroid"]
     dist = tf.norm(tf.reshape(kc_t, tf.concat([tf.shape(kc_t)[:-1], [NUM_KEYPOINTS, 2]], 0)), axis=-1) * radius
     terms["keycentroid_near"] = (pred, kc_t, in_disk * tf.cast(dist <= pose_stride, tf.float32), vectors)
-    # BHM is a scalar map: score it as 2-vectors (bhm, 0) so l1_sums applies unchanged
-    bhm = tf.concat([tf.sigmoid(outputs["bhm"]), tf.zeros_like(outputs["bhm"])], -1)
-    bhm_t = tf.concat([targets["bhm"], tf.zeros_like(targets["bhm"])], -1)
-    terms["bhm"] = (bhm, bhm_t, targets["kp_weight"], 1)
+    # logit maps scored by L1 (the BHM) are probabilities per channel: score them as 2-vectors (p, 0)
+    # so l1_sums applies unchanged
+    for out in OUTPUTS:
+        if out.kind == "logit" and out.report == "l1":
+            def as_vectors(x):
+                return tf.reshape(tf.stack([x, tf.zeros_like(x)], -1), tf.concat([tf.shape(x)[:-1], [-1]], 0))
+
+            t = targets[out.name]
+            terms[out.name] = (as_vectors(tf.sigmoid(outputs[out.name])), as_vectors(t),
+                               tf.broadcast_to(out.weight(targets), tf.shape(t)), out.channels)
     return terms
 
 
@@ -47,7 +57,7 @@ def head_report(pairs, radius, pose_stride):
     """The report dict from (outputs, targets) pairs, one per image: [H, W, C] maps, outputs as the
     model gives them (logits for SKFM, BHM, SFM)."""
     sums = {k: np.zeros(3) for k in OFFSETS}   # model error sum, zero-predictor error sum, count
-    heat = {"skfm": [], "sfm": []}
+    heat = {name: [] for name in _AUC}          # per image: probabilities, targets, weights [pixels, C]
     images = 0
     for outputs, targets in pairs:
         outputs = {k: tf.cast(v, tf.float32) for k, v in outputs.items()}
@@ -56,27 +66,30 @@ def head_report(pairs, radius, pose_stride):
             err, count = l1_sums(pred, target, weight, pairs_per_pixel)
             zero, _ = l1_sums(tf.zeros_like(pred), target, weight, pairs_per_pixel)
             sums[name] += [float(err), float(zero), float(count)]
-        heat["skfm"].append([x.numpy().reshape(-1, NUM_KEYPOINTS) for x in
-                             (tf.sigmoid(outputs["skfm"]), targets["skfm"],
-                              tf.broadcast_to(targets["kp_weight"], tf.shape(targets["skfm"])))])
-        heat["sfm"].append([x.numpy().reshape(-1) for x in
-                            (tf.sigmoid(outputs["sfm"]), targets["sfm"], targets["seg_weight"])])
+        for out in OUTPUTS:
+            if out.report == "auc":
+                t = targets[out.name]
+                heat[out.name].append([x.numpy().reshape(-1, out.channels) for x in
+                                       (tf.sigmoid(outputs[out.name]), t,
+                                        tf.broadcast_to(out.weight(targets), tf.shape(t)))])
         images += 1
     if not images:
         raise ValueError("head report: no image to score")
-    skfm = [np.concatenate(parts) for parts in zip(*heat["skfm"])]
-    per_keypoint = {name: _auc(skfm[0][:, j], skfm[1][:, j], skfm[2][:, j])
-                    for j, name in enumerate(KEYPOINT_NAMES)}
-    scored = [v for v in per_keypoint.values() if v is not None]
-    sfm = [np.concatenate(parts) for parts in zip(*heat["sfm"])]
-    report = {"images": images,
-              "skfm_auc": float(np.mean(scored)) if scored else None,
-              "skfm_auc_per_keypoint": per_keypoint,
-              "sfm_auc": _auc(*sfm)}
+    report = {"images": images}
+    for name in _AUC:
+        probs, labels, weights = (np.concatenate(parts) for parts in zip(*heat[name]))
+        per_channel = [_auc(probs[:, j], labels[:, j], weights[:, j]) for j in range(probs.shape[1])]
+        scored = [v for v in per_channel if v is not None]
+        report[f"{name}_auc"] = float(np.mean(scored)) if scored else None
+        if len(per_channel) == NUM_KEYPOINTS:
+            report[f"{name}_auc_per_keypoint"] = dict(zip(KEYPOINT_NAMES, per_channel))
     for name, (err, zero, count) in sums.items():
         report[name] = {"l1": err / count if count else None, "zero_l1": zero / count if count else None,
                         "count": int(count)}
     return report
+
+
+_UNIT_NAMES = {"radius": "R", None: "heat"}
 
 
 def format_report(report):
@@ -84,13 +97,13 @@ def format_report(report):
     def f(v):
         return "  n/a" if v is None else f"{v:.3f}"
 
-    lines = [f"{'output':18s} {'model':>7s} {'untrained':>9s}  measure",
-             f"{'skfm':18s} {f(report['skfm_auc']):>7s} {'0.500':>9s}  pixel ROC AUC, mean over keypoints",
-             f"{'sfm':18s} {f(report['sfm_auc']):>7s} {'0.500':>9s}  pixel ROC AUC"]
-    units = {"keycentroid": "R", "keycentroid_near": "R", "mid_offsets": "mid_scale", "bhm": "heat",
-             "maskcentroid": "mask_scale"}
+    lines = [f"{'output':18s} {'model':>7s} {'untrained':>9s}  measure"]
+    for name in _AUC:
+        mean = ", mean over keypoints" if f"{name}_auc_per_keypoint" in report else ""
+        lines.append(f"{name:18s} {f(report[f'{name}_auc']):>7s} {'0.500':>9s}  pixel ROC AUC{mean}")
     for name in OFFSETS:
+        unit = BY_NAME[name].unit if name in BY_NAME else "radius"
         r = report[name]
-        lines.append(f"{name:18s} {f(r['l1']):>7s} {f(r['zero_l1']):>9s}  mean L1 ({units[name]}), "
+        lines.append(f"{name:18s} {f(r['l1']):>7s} {f(r['zero_l1']):>9s}  mean L1 ({_UNIT_NAMES.get(unit, unit)}), "
                      f"untrained = predicting 0, n={r['count']}")
     return "\n".join(lines)

@@ -6,6 +6,7 @@ representation + decoder alone, with no training.
 
 import tensorflow as tf
 
+from cf_tf.outputs import OUTPUTS
 from cf_tf.postprocess import maskcentroid
 
 _LOGIT = 12.0
@@ -21,14 +22,13 @@ def perfect_outputs(targets):
         t = tf.clip_by_value(t, _EPS, 1.0 - _EPS)
         return tf.math.log(t / (1.0 - t))
 
-    return {
-        "skfm": logits(targets["skfm"]),
-        "keycentroid": targets["keycentroid"],
-        "mid_offsets": targets["mid_offsets"],
-        "bhm": soft_logits(targets["bhm"]),
-        "sfm": soft_logits(targets["sfm"]),
-        "maskcentroid": targets["maskcentroid"],
-    }
+    def perfect(out):
+        t = targets[out.name]
+        if out.kind == "offset":
+            return t
+        return soft_logits(t) if out.soft_target else logits(t)
+
+    return {o.name: perfect(o) for o in OUTPUTS}
 
 
 def ground_truth_people(features, decode_cfg):

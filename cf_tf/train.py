@@ -1,295 +1,16 @@
-r"""Training: a custom loop (no model.fit) under a tf.distribute strategy.
+r"""Train a model (cf_tf/training.py).
 
   python -m cf_tf.train --flagfile=experiments/r101.flags [--model_dir=D] [--train_records=GLOB] [--train_steps=N]
 
-MirroredStrategy over the visible GPUs when there are two or more, the default strategy on one
-device (the CPU included), MultiWorkerMirroredStrategy when TF_CONFIG is set. Checkpoints
-(tf.train.CheckpointManager) every --checkpoint_every steps, at the end and on Ctrl-C; training
-resumes from the latest checkpoint in --model_dir. TensorBoard scalars for every loss term and the
-learning rate, images of predicted vs target maps. A NaN/Inf loss stops training and keeps the last
-good checkpoint.
+Ends with one JSON line: step, first and last loss, steps/s, the last checkpoint.
 """
 
 import json
-import math
-import os
-import shutil
 import sys
-import tempfile
-import time
-
-import keras
-import tensorflow as tf
 
 from cf_tf import cli
-from cf_tf import config as cf_config
-from cf_tf import files
 from cf_tf import flags as cf_flags
-from cf_tf import losses
-from cf_tf.data import pipeline
-from cf_tf.errors import op_error_reason
-from cf_tf.model import backbones
-from cf_tf.model.centerfocus import build_model
-from cf_tf.progress import Progress
-
-
-class TrainingError(RuntimeError):
-    """Training cannot start or go on; the message says why."""
-
-
-class WarmupSchedule(keras.optimizers.schedules.LearningRateSchedule):
-    """Linear warm-up to the peak rate, then constant or cosine decay to 0 at total_steps."""
-
-    def __init__(self, peak, warmup_steps, total_steps, decay):
-        self.peak, self.warmup, self.total, self.decay = peak, warmup_steps, total_steps, decay
-
-    def __call__(self, step):
-        step = tf.cast(step, tf.float32)
-        warm = tf.minimum(1.0, (step + 1.0) / max(self.warmup, 1))
-        if self.decay == "cosine":
-            frac = tf.clip_by_value((step - self.warmup) / max(self.total - self.warmup, 1), 0.0, 1.0)
-            return self.peak * warm * 0.5 * (1.0 + tf.cos(math.pi * frac))
-        return self.peak * warm
-
-    def get_config(self):
-        return {"peak": self.peak, "warmup_steps": self.warmup, "total_steps": self.total, "decay": self.decay}
-
-
-def make_strategy():
-    """MultiWorkerMirroredStrategy under TF_CONFIG, MirroredStrategy over 2+ GPUs, else the default
-    strategy: on one device MirroredStrategy and OneDeviceStrategy nearly doubled the tiny model's
-    CPU step (422 and 428 vs 222 ms at batch 8, 161 px) for nothing."""
-    if os.environ.get("TF_CONFIG"):
-        return tf.distribute.MultiWorkerMirroredStrategy()
-    gpus = tf.config.list_logical_devices("GPU")
-    if len(gpus) >= 2:
-        return tf.distribute.MirroredStrategy([d.name for d in gpus])
-    return tf.distribute.get_strategy()
-
-
-def _is_chief(strategy):
-    resolver = getattr(strategy, "cluster_resolver", None)
-    if resolver is None or not resolver.task_type:
-        return True
-    return resolver.task_type == "chief" or (resolver.task_type == "worker" and resolver.task_id == 0
-                                             and "chief" not in resolver.cluster_spec().as_dict())
-
-
-def build(model_cfg, train_cfg, strategy):
-    """(model, optimizer) built inside the strategy scope, optimizer variables created (SPEC pitfall)."""
-    previous = keras.mixed_precision.global_policy()
-    # layers take the policy when built; restoring it keeps later models in this process unaffected
-    keras.mixed_precision.set_global_policy("mixed_float16" if train_cfg.mixed_precision else previous)
-    with strategy.scope():
-        try:
-            model = build_model(model_cfg)
-        finally:
-            keras.mixed_precision.set_global_policy(previous)
-        schedule = WarmupSchedule(train_cfg.learning_rate, train_cfg.warmup_steps,
-                                  train_cfg.train_steps, train_cfg.lr_schedule)
-        optimizer = keras.optimizers.Adam(learning_rate=schedule)
-        if train_cfg.mixed_precision:
-            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-        optimizer.build(model.trainable_variables)
-    return model, optimizer
-
-
-def make_train_step(model, optimizer, strategy, weights, jit_compile=False):
-    """A tf.function (images, targets) -> (total loss, {term: loss}) over the global batch."""
-
-    def replica_step(images, targets):
-        with tf.GradientTape() as tape:
-            outputs = model(images, training=True)
-            sums = losses.loss_sums(outputs, targets)
-            # Normalise by the global count of defined pixels so that replicas add up exactly.
-            counts = tf.distribute.get_replica_context().all_reduce(
-                "sum", [c for _, c in sums.values()])
-            sums = {k: (s, c) for (k, (s, _)), c in zip(sums.items(), counts)}
-            terms, total = losses.combine(sums, weights)
-            scaled = optimizer.scale_loss(total)  # identity unless mixed precision
-        grads = tape.gradient(scaled, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables))
-        return total, terms
-
-    replica_fn = tf.function(replica_step, jit_compile=jit_compile) if jit_compile else replica_step
-
-    @tf.function
-    def step(images, targets):
-        total, terms = strategy.run(replica_fn, args=(images, targets))
-        reduce = lambda x: strategy.reduce(tf.distribute.ReduceOp.SUM, x, axis=None)  # noqa: E731
-        return reduce(total), {k: reduce(v) for k, v in terms.items()}
-
-    return step
-
-
-def _image_summaries(model, images, targets, step):
-    outputs = model(images[:1], training=False)
-    pairs = {
-        "skfm": (tf.reduce_max(tf.sigmoid(outputs["skfm"]), -1, keepdims=True),
-                 tf.reduce_max(targets["skfm"][:1], -1, keepdims=True)),
-        "bhm": (tf.sigmoid(outputs["bhm"]), targets["bhm"][:1]),
-        "sfm": (tf.sigmoid(outputs["sfm"]), targets["sfm"][:1]),
-    }
-    tf.summary.image("input", tf.cast(images[:1], tf.uint8), step=step)
-    for name, (pred, target) in pairs.items():
-        tf.summary.image(f"{name}/predicted_vs_target",
-                         tf.concat([tf.cast(pred, tf.float32), tf.cast(target, tf.float32)], axis=2), step=step)
-
-
-def restore_or_init(latest, checkpoint):
-    """Restores checkpoint path `latest`, if any; a corrupt one raises TrainingError naming it."""
-    if latest is None:
-        return None
-    try:
-        checkpoint.restore(latest).assert_existing_objects_matched()
-    except Exception as e:  # a damaged file fails in many ways (OpError, IndexError, ...)
-        raise TrainingError(f"checkpoint {latest} is corrupt or from another model "
-                            f"({type(e).__name__}: {str(e).splitlines()[0][:300]}); delete it or use "
-                            f"another --model_dir") from None
-    return latest
-
-
-def _batches(iterator, records):
-    """The training batches; a record that cannot be read stops training with one line naming it."""
-    while True:
-        try:
-            yield next(iterator)
-        except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as e:
-            raise TrainingError(f"--train_records={records}: a record cannot be read ({op_error_reason(e)}); the "
-                                f"files must be TFRecords written by data_prep.coco_to_tfrecord") from None
-
-
-def save_checkpoint(manager, model, step):
-    """Saves checkpoint `step` only when every model variable, BatchNorm statistics included, is finite;
-    otherwise raises TrainingError naming the last good checkpoint (a finite loss does not prove it)."""
-    bad = [v.path for v in model.variables if not bool(tf.reduce_all(tf.math.is_finite(v)))]
-    if bad:
-        raise TrainingError(f"{len(bad)} variable(s) are not finite at step {step} (first: {bad[0]}); not saved, "
-                            f"the last good checkpoint is {manager.latest_checkpoint}. Lower --learning_rate "
-                            f"or check the data.")
-    manager.save(checkpoint_number=step)
-
-
-def train(model_dir, records, data_cfg, model_cfg, train_cfg, weights=losses.LossWeights(),
-          strategy=None, log=print):
-    """Trains to train_cfg.train_steps, resuming from model_dir; returns a summary dict.
-
-    The chief holds model_dir's lock (cf_tf/files.py) throughout: a second run on the same folder
-    stops with a message instead of replacing the first one's checkpoints."""
-    strategy = strategy or make_strategy()
-    if not _is_chief(strategy):
-        # Every worker takes part in saving (MultiWorkerMirroredStrategy); only the chief's checkpoints
-        # are kept, in model_dir: the others go to a temporary folder, removed at the end.
-        tmp = tempfile.mkdtemp(prefix="cf_tf_worker_")
-        try:
-            return _train(model_dir, records, data_cfg, model_cfg, train_cfg, weights, strategy, log, tmp)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-    try:
-        with files.folder_lock(model_dir, "training"):
-            return _train(model_dir, records, data_cfg, model_cfg, train_cfg, weights, strategy, log)
-    except files.FolderLockedError as e:
-        raise TrainingError(str(e)) from None
-
-
-def _train(model_dir, records, data_cfg, model_cfg, train_cfg, weights, strategy, log, ckpt_dir=None):
-    """train() once the folder is this process's: ckpt_dir (default model_dir/checkpoints) is where
-    it saves; every worker resumes from the chief's latest checkpoint."""
-    replicas = strategy.num_replicas_in_sync
-    if train_cfg.batch_size % replicas:
-        raise TrainingError(f"--batch_size={train_cfg.batch_size} is not divisible by the {replicas} replicas")
-    if data_cfg.pose_stride != model_cfg.pose_stride or data_cfg.seg_stride != model_cfg.seg_stride:
-        raise TrainingError("data and model strides disagree")
-    try:
-        dataset = pipeline.train_dataset(records, data_cfg, train_cfg.batch_size, train_cfg.seed,
-                                         train_cfg.shuffle_buffer)
-    except pipeline.RecordsNotFoundError as e:
-        raise TrainingError(str(e)) from None
-    saved = os.path.join(model_dir, cf_config.RUN_CONFIG)
-    if os.path.isfile(saved):
-        prev_model, _ = cf_config.load_run_config(model_dir)
-        if prev_model != model_cfg:
-            raise TrainingError(f"{model_dir} holds a model built as {prev_model}, but the flags ask for "
-                                f"{model_cfg}: use another --model_dir")
-    keras.utils.set_random_seed(train_cfg.seed)   # the same flags give the same initial weights
-    try:
-        model, optimizer = build(model_cfg, train_cfg, strategy)
-    except backbones.BackboneError as e:
-        raise TrainingError(str(e)) from None
-    chief = _is_chief(strategy)
-    chief_dir = os.path.join(model_dir, "checkpoints")
-    iterator = iter(strategy.experimental_distribute_dataset(dataset))
-    # On one device the iterator is saved too, so a resumed run continues the data order instead of
-    # restarting it; tf.distribute's iterators over several replicas cannot be saved.
-    state = {"data": iterator} if isinstance(iterator, tf.data.Iterator) else {}
-    checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, **state)
-    manager = tf.train.CheckpointManager(checkpoint, ckpt_dir or chief_dir, max_to_keep=train_cfg.keep_checkpoints)
-    restored = restore_or_init(tf.train.latest_checkpoint(chief_dir), checkpoint)
-    start = int(optimizer.iterations.numpy())
-    batches = _batches(iterator, records)
-    first = next(batches) if start < train_cfg.train_steps else None
-    if chief:   # only once a batch was read: records that cannot be read leave no folder tied to them
-        cf_config.save_run_config(model_dir, model_cfg, data_cfg)
-    if restored:
-        log(f"resumed from {restored} at step {start}")
-    writer = tf.summary.create_file_writer(os.path.join(model_dir, "train")) if chief else tf.summary.create_noop_writer()
-    step_fn = make_train_step(model, optimizer, strategy, weights, train_cfg.jit_compile)
-    lr = optimizer.learning_rate if not train_cfg.mixed_precision else optimizer.inner_optimizer.learning_rate
-    first_total = last_total = None
-    last_terms = {}
-    bar = Progress(max(train_cfg.train_steps - start, 0), "train", unit="step")
-    step = saved_step = start
-    t0 = time.perf_counter()
-    try:
-        with writer.as_default():
-            while step < train_cfg.train_steps:
-                images, targets = first if first is not None else next(batches)
-                first = None
-                total, terms = step_fn(images, targets)
-                total_v = float(total)
-                if not math.isfinite(total_v):
-                    raise TrainingError(
-                        f"loss is {total_v} at step {step + 1} (terms: "
-                        f"{ {k: float(v) for k, v in terms.items()} }); stopped without saving, the last good "
-                        f"checkpoint is {manager.latest_checkpoint}. Lower --learning_rate or check the data.")
-                step += 1
-                first_total = total_v if first_total is None else first_total
-                last_total, last_terms = total_v, {k: float(v) for k, v in terms.items()}
-                ips = (step - start) * train_cfg.batch_size / (time.perf_counter() - t0)
-                bar.update(loss=total_v, img_per_s=ips)
-                if step % train_cfg.summary_every == 0 or step == train_cfg.train_steps:
-                    tf.summary.scalar("loss/total", total_v, step=step)
-                    for k, v in last_terms.items():
-                        tf.summary.scalar(f"loss/{k}", v, step=step)
-                    tf.summary.scalar("learning_rate", float(lr), step=step)
-                    tf.summary.scalar("images_per_second", ips, step=step)
-                if step % train_cfg.image_summary_every == 0:
-                    _image_summaries(model, images if replicas == 1 else strategy.experimental_local_results(images)[0],
-                                     targets if replicas == 1 else strategy.experimental_local_results(targets)[0],
-                                     step)
-                if step % train_cfg.checkpoint_every == 0:
-                    save_checkpoint(manager, model, step)
-                    saved_step = step
-    except (tf.errors.UnavailableError, tf.errors.AbortedError, tf.errors.DeadlineExceededError) as e:
-        bar.close()
-        # MultiWorkerMirroredStrategy: a worker died or cannot be reached; the others cannot go on alone
-        raise TrainingError(f"a worker of the cluster stopped or cannot be reached after step {step} "
-                            f"({type(e).__name__}: {op_error_reason(e)}); restart every worker to resume from "
-                            f"the last checkpoint, {manager.latest_checkpoint}") from None
-    except KeyboardInterrupt:
-        bar.close()
-        # the optimizer's counter, not ours: an interrupt may land after a step ran but before `step` moved
-        step = int(optimizer.iterations.numpy())
-        save_checkpoint(manager, model, step)
-        raise TrainingError(f"interrupted at step {step}; saved {manager.latest_checkpoint}") from None
-    bar.close()
-    if step != saved_step:
-        save_checkpoint(manager, model, step)
-    elapsed = time.perf_counter() - t0
-    result = {"step": step, "first_loss": first_total, "last_loss": last_total, "terms": last_terms,
-              "steps_per_s": (step - start) / elapsed if step > start else 0.0,
-              "checkpoint": manager.latest_checkpoint}
-    return result
+from cf_tf.training import TrainingError, train
 
 
 def main(argv):
@@ -297,14 +18,9 @@ def main(argv):
     f = cf_flags.FLAGS
     if not f.model_dir or not f.train_records:
         sys.exit("error: --model_dir and --train_records are required")
-    data_cfg, model_cfg, weights = cf_flags.data_config(), cf_flags.model_config(), cf_flags.loss_weights()
+    data_cfg = cf_flags.data_config()
+    model_cfg, weights, train_cfg = cf_flags.model_config(data_cfg.geometry), cf_flags.loss_weights(), cf_flags.train_config()
     try:
-        train_cfg = cf_config.TrainConfig(
-            train_steps=f.train_steps, batch_size=f.batch_size, learning_rate=f.learning_rate,
-            lr_schedule=f.lr_schedule, warmup_steps=f.warmup_steps, mixed_precision=f.mixed_precision,
-            jit_compile=f.jit_compile, checkpoint_every=f.checkpoint_every, keep_checkpoints=f.keep_checkpoints,
-            summary_every=f.summary_every, image_summary_every=f.image_summary_every,
-            shuffle_buffer=f.shuffle_buffer, seed=f.seed)
         with cli.exit_on_interrupt(f"error: interrupted before a checkpoint could be saved; {f.model_dir} "
                                    f"keeps its last checkpoint", own_errors=(TrainingError,)):
             result = train(f.model_dir, f.train_records, data_cfg, model_cfg, train_cfg, weights)
@@ -314,4 +30,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    cf_flags.define(cf_flags.GEOMETRY, cf_flags.DATA, cf_flags.MODEL, cf_flags.LOSSES, cf_flags.TRAINING)
     cli.run(main)

@@ -20,7 +20,7 @@ SAMPLES = {
 @pytest.fixture(scope="session")
 def sample_records(tmp_path_factory):
     """{name: (annotations, images, record glob)} for the bundled COCO and OCHuman samples."""
-    from data_prep.coco_to_tfrecord import convert
+    from cf_tf.data.tfrecords import convert
 
     out = tmp_path_factory.mktemp("records")
     records = {}
@@ -42,8 +42,8 @@ def interruptible():
 def make_synth(out, num_images, seed, num_shards):
     """Synthetic images (the demo generator's settings, 256 px) in out/set and their records
     out/synth-*: returns (annotations, images, record glob)."""
-    from data_prep.coco_to_tfrecord import convert
-    from data_prep.synth import generate
+    from cf_tf.data.tfrecords import convert
+    from cf_tf.data.synth import generate
 
     generate(str(out / "set"), num_images=num_images, seed=seed, size=256, progress=False)
     ann, images = out / "set" / "person_keypoints.json", out / "set" / "images"

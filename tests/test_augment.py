@@ -5,7 +5,7 @@ import tensorflow as tf
 
 from cf_tf.config import DataConfig
 from cf_tf.data import augment, parser, pipeline, schema
-from cf_tf.keypoints import FLIP_PERM, KEYPOINT_NAMES
+from cf_tf.constants import FLIP_PERM, KEYPOINT_NAMES
 
 J = {n: i for i, n in enumerate(KEYPOINT_NAMES)}
 
@@ -82,7 +82,7 @@ def _pooled(synth_data, cfg, augmented):
     _, _, pattern = synth_data
     hits = total = 0
     for i, serialized in enumerate(tf.data.TFRecordDataset(pipeline.record_files(pattern)).take(12)):
-        d = schema.decode(serialized)
+        d = schema.parse_example(serialized)
         if augmented:
             shape = tf.shape(d["image"])
             matrix, flipped = augment.random_affine(shape[0], shape[1], 257, cfg, tf.constant([i, 9], tf.int64))
@@ -101,7 +101,7 @@ def test_keypoints_leaving_the_crop_get_v0(synth_data):
     cfg = DataConfig(crop_size=97, input_size=256, scale_min=1.3, scale_max=1.3)
     dropped = 0
     for i, serialized in enumerate(tf.data.TFRecordDataset(pipeline.record_files(pattern)).take(8)):
-        d = schema.decode(serialized)
+        d = schema.parse_example(serialized)
         matrix, flipped = augment.random_affine(256, 256, 97, cfg, tf.constant([i, 1], tf.int64))
         kps = augment.transform_keypoints(d["keypoints"], matrix, 97, 97, flipped).numpy()
         labelled = kps[..., 2] > 0

@@ -12,8 +12,8 @@ import pytest
 from pycocotools.coco import COCO
 
 from conftest import COCO_SAMPLE, REPO
-from data_prep import synth
-from data_prep.coco_to_tfrecord import ConversionError, convert
+from cf_tf.data import synth
+from cf_tf.data.tfrecords import ConversionError, convert
 
 
 def _small_copy(tmp_path, n_images=3):

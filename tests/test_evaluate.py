@@ -11,10 +11,11 @@ import pytest
 import tensorflow as tf
 from pycocotools.coco import COCO
 
-from cf_tf import evaluate, head_report
+from cf_tf import evaluation, head_report
 from cf_tf.config import DataConfig, DecodeConfig, ModelConfig
 from cf_tf.inference import Predictor
-from cf_tf.model.centerfocus import OUTPUT_NAMES, build_model
+from cf_tf.model.centerfocus import build_model
+from cf_tf.outputs import NAMES as OUTPUT_NAMES
 from cf_tf.oracle import perfect_outputs
 from conftest import REPO, SAMPLES
 
@@ -22,8 +23,8 @@ from conftest import REPO, SAMPLES
 def _oracle(name, tmp_path):
     ann, images = SAMPLES[name]
     data = DataConfig()
-    run = evaluate.oracle_runner(data, DecodeConfig.matching(data))
-    return evaluate.evaluate(str(ann), str(images), run, str(tmp_path), log=lambda m: None)
+    run = evaluation.oracle_runner(data, DecodeConfig.matching(data))
+    return evaluation.evaluate(str(ann), str(images), run, str(tmp_path), log=lambda m: None)
 
 
 def test_oracle_on_coco_sample(tmp_path):
@@ -48,8 +49,8 @@ def test_perfect_assignment_is_the_ceiling_of_the_oracle(tmp_path):
     the oracle's segm, and their keypoints exactly."""
     ann, images = SAMPLES["coco"]
     data = DataConfig()
-    run = evaluate.perfect_assignment_runner(data, DecodeConfig.matching(data))
-    summary = evaluate.evaluate(str(ann), str(images), run, str(tmp_path), log=lambda m: None)
+    run = evaluation.perfect_assignment_runner(data, DecodeConfig.matching(data))
+    summary = evaluation.evaluate(str(ann), str(images), run, str(tmp_path), log=lambda m: None)
     assert summary["images"] == 57 and summary["keypoints"]["AP"] == 1.0
     assert summary["segm"]["AP"] >= 0.84
 
@@ -62,7 +63,7 @@ def test_oracle_on_ochuman_sample(tmp_path):
 def test_no_detections_score_zero_not_crash(tmp_path):
     ann, images = SAMPLES["ochuman"]
     empty = {"num_people": 0}
-    summary = evaluate.evaluate(str(ann), str(images), lambda *a: empty, str(tmp_path), log=lambda m: None)
+    summary = evaluation.evaluate(str(ann), str(images), lambda *a: empty, str(tmp_path), log=lambda m: None)
     assert summary["keypoints"]["AP"] == 0.0 and summary["segm"]["AP"] == 0.0 and summary["images"] == 3
     assert json.loads((tmp_path / "keypoints_results.json").read_text()) == []
 
@@ -73,10 +74,10 @@ def test_unreadable_image_is_skipped_and_reported(tmp_path):
 
     def run(img, anns, image_dir):
         if img["id"] == 1:
-            raise evaluate.EvaluationError("corrupt")
+            raise evaluation.EvaluationError("corrupt")
         return {"num_people": 0}
 
-    summary = evaluate.evaluate(str(ann), str(images), run, str(tmp_path), log=logs.append)
+    summary = evaluation.evaluate(str(ann), str(images), run, str(tmp_path), log=logs.append)
     assert summary["images"] == 2 and any("skipped image 1" in m for m in logs)
 
 
@@ -96,8 +97,8 @@ def test_not_coco_keypoints_is_a_clear_error(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "cf_tf.evaluate", "--oracle", f"--annotations={bad}",
                            f"--images={tmp_path}"], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert proc.returncode != 0 and "not a COCO person-keypoints file" in proc.stderr
-    with pytest.raises(evaluate.EvaluationError, match="annotation file not found"):
-        evaluate.evaluate(str(tmp_path / "none.json"), str(tmp_path), None, str(tmp_path))
+    with pytest.raises(evaluation.EvaluationError, match="annotation file not found"):
+        evaluation.evaluate(str(tmp_path / "none.json"), str(tmp_path), None, str(tmp_path))
 
 
 def test_perfect_heads_replace_only_the_named_outputs(tmp_path):
@@ -114,9 +115,9 @@ def test_perfect_heads_replace_only_the_named_outputs(tmp_path):
     def people(run):
         return run(img, anns, str(images))
 
-    oracle = people(evaluate.oracle_runner(data, decode))
-    all_perfect = people(evaluate.oracle_runner(data, decode, model, OUTPUT_NAMES))
-    none_perfect = people(evaluate.oracle_runner(data, decode, model, ()))
+    oracle = people(evaluation.oracle_runner(data, decode))
+    all_perfect = people(evaluation.oracle_runner(data, decode, model, OUTPUT_NAMES))
+    none_perfect = people(evaluation.oracle_runner(data, decode, model, ()))
     # the image as the records decode it (TF's JPEG decoder, not OpenCV's), so both see the same pixels
     pixels = tf.io.decode_jpeg((images / img["file_name"]).read_bytes(), channels=3)
     own = {k: v.numpy()[0] for k, v in Predictor(model, data, decode)(pixels[None]).items()}
@@ -132,7 +133,7 @@ def _pairs(data, transform):
     ann, images = SAMPLES["ochuman"]
     coco = COCO(str(ann))
     for img in coco.loadImgs(coco.getImgIds()):
-        f = evaluate.features_with_targets(img, coco.loadAnns(coco.getAnnIds(imgIds=[img["id"]])), str(images), data)
+        f = evaluation.features_with_targets(img, coco.loadAnns(coco.getAnnIds(imgIds=[img["id"]])), str(images), data)
         yield transform(perfect_outputs(f["targets"])), f["targets"]
 
 
@@ -140,7 +141,7 @@ def test_head_report_scores_each_output_against_its_target():
     """Perfect outputs: AUC 1 and L1 0 everywhere; an offset head predicting 0 scores exactly the
     untrained baseline; a head shifted by a known amount scores that amount."""
     data = DataConfig(input_size=257)
-    report = head_report.head_report(_pairs(data, lambda o: o), data.radius, data.pose_stride)
+    report = head_report.head_report(_pairs(data, lambda o: o), data.geometry.radius, data.geometry.pose_stride)
     assert report["images"] == 3 and report["skfm_auc"] == 1.0 and report["sfm_auc"] == 1.0
     for name in head_report.OFFSETS:
         assert report[name]["count"] > 0 and report[name]["zero_l1"] > 0
@@ -152,7 +153,7 @@ def test_head_report_scores_each_output_against_its_target():
         return dict(outputs, keycentroid=tf.zeros_like(outputs["keycentroid"]),
                     maskcentroid=outputs["maskcentroid"] + [0.5, 0.0],
                     skfm=-outputs["skfm"])
-    spoiled = head_report.head_report(_pairs(data, spoil), data.radius, data.pose_stride)
+    spoiled = head_report.head_report(_pairs(data, spoil), data.geometry.radius, data.geometry.pose_stride)
     assert spoiled["keycentroid"]["l1"] == pytest.approx(spoiled["keycentroid"]["zero_l1"])
     assert spoiled["maskcentroid"]["l1"] == pytest.approx(0.5, abs=1e-4)
     assert spoiled["skfm_auc"] == 0.0 and spoiled["mid_offsets"]["l1"] == pytest.approx(0.0, abs=1e-3)

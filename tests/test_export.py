@@ -16,7 +16,7 @@ import pytest
 import tensorflow as tf
 from pycocotools.coco import COCO
 
-from cf_tf import export, predict, train
+from cf_tf import prediction, serving, training
 from cf_tf.config import DataConfig, DecodeConfig, ModelConfig, TrainConfig
 from cf_tf.inference import CheckpointError, Predictor, load_saved_model, restore_model
 from conftest import COCO_SAMPLE, REPO, interruptible
@@ -31,12 +31,12 @@ def saved_model(synth_data, tmp_path_factory):
     root = tmp_path_factory.mktemp("export")
     data = DataConfig(crop_size=129, input_size=161)
     model_cfg = ModelConfig(backbone="resnet_tiny", fusion_width=32, head_units=1)
-    train.train(str(root / "model"), pattern, data, model_cfg,
-                TrainConfig(train_steps=3, batch_size=2, learning_rate=1e-3),
-                strategy=tf.distribute.OneDeviceStrategy("/cpu:0"), log=lambda m: None)
+    training.train(str(root / "model"), pattern, data, model_cfg,
+                   TrainConfig(train_steps=3, batch_size=2, learning_rate=1e-3),
+                   strategy=tf.distribute.OneDeviceStrategy("/cpu:0"), log=lambda m: None)
     model, _, data_cfg = restore_model(str(root / "model"))
     predictor = Predictor(model, data_cfg, DecodeConfig.matching(data_cfg, peak_threshold=0.0, min_person_score=0.0))
-    export.export(predictor, str(root / "sm"))
+    serving.export(predictor, str(root / "sm"))
     return root, predictor
 
 
@@ -87,7 +87,7 @@ def test_savedmodel_runs_without_cf_tf_and_matches_in_process(saved_model, tmp_p
 def test_export_refuses_to_overwrite(saved_model):
     root, predictor = saved_model
     with pytest.raises(FileExistsError, match="--overwrite"):
-        export.export(predictor, str(root / "sm"))
+        serving.export(predictor, str(root / "sm"))
     assert (root / "sm" / "saved_model.pb").exists()
 
 
@@ -102,7 +102,7 @@ def test_predict_writes_json_and_png_and_survives_bad_files(saved_model, tmp_pat
     cv2.imwrite(str(images / "rgba.png"), np.full((40, 30, 4), 200, np.uint8))
     cv2.imwrite(str(images / "one.png"), np.zeros((1, 1, 3), np.uint8))
     logs = []
-    summary = predict.predict(str(root / "sm"), str(images), str(tmp_path / "out"), min_score=0.0, log=logs.append)
+    summary = prediction.predict(str(root / "sm"), str(images), str(tmp_path / "out"), min_score=0.0, log=logs.append)
     assert summary["images"] == 4
     assert sorted(os.path.basename(p) for p, _ in summary["failed"]) == ["corrupt.jpg", "zero.jpg"]
     assert any("corrupt.jpg" in m and "JPEG" in m for m in logs)
@@ -115,7 +115,7 @@ def test_predict_writes_json_and_png_and_survives_bad_files(saved_model, tmp_pat
     loaded = gt.loadRes(str(tmp_path / "out" / "000000000790.jpg.json"))
     assert len(loaded.getAnnIds()) == len(results)
     # --min_score filters people out
-    strict = predict.predict(str(root / "sm"), str(images / "000000000790.jpg"), str(tmp_path / "o2"),
+    strict = prediction.predict(str(root / "sm"), str(images / "000000000790.jpg"), str(tmp_path / "o2"),
                              min_score=1.0, log=logs.append)
     assert strict["people"] == 0
 
@@ -128,11 +128,11 @@ def test_predict_keeps_same_stem_inputs_apart_and_never_writes_into_the_input_fo
     cv2.imwrite(str(images / "a.png"), np.full((40, 60, 3), 120, np.uint8))
     before = {p.name: p.read_bytes() for p in images.iterdir()}
     with pytest.raises(ValueError, match="is the folder of the input images"):
-        predict.predict(str(root / "sm"), str(images), str(images), log=lambda m: None)
+        prediction.predict(str(root / "sm"), str(images), str(images), log=lambda m: None)
     with pytest.raises(ValueError, match="is the folder of the input images"):
-        predict.predict(str(root / "sm"), str(images / "a.png"), str(images / "."), log=lambda m: None)
+        prediction.predict(str(root / "sm"), str(images / "a.png"), str(images / "."), log=lambda m: None)
     assert {p.name: p.read_bytes() for p in images.iterdir()} == before
-    summary = predict.predict(str(root / "sm"), str(images), str(tmp_path / "out"), min_score=0.0, log=lambda m: None)
+    summary = prediction.predict(str(root / "sm"), str(images), str(tmp_path / "out"), min_score=0.0, log=lambda m: None)
     assert summary["images"] == 2
     assert sorted(os.listdir(tmp_path / "out")) == ["a.jpg.json", "a.jpg.png", "a.png.json", "a.png.png"]
     assert cv2.imread(str(tmp_path / "out" / "a.png.png")).shape[:2] == (40, 60)
@@ -226,9 +226,13 @@ def test_commands_print_cf_tf_lines_not_tensorflow_logs(saved_model, tmp_path):
     assert quiet_off.returncode == 0 and re.search(r"^[IWE]\d{4} ", quiet_off.stderr, re.M)
 
 
-def test_load_saved_model_refuses_a_savedmodel_without_serving_default(tmp_path):
+def test_load_saved_model_refuses_a_savedmodel_that_is_not_ours(tmp_path):
     module = tf.Module()
     module.double = tf.function(lambda x: 2 * x, input_signature=[tf.TensorSpec([None], tf.float32)])
-    tf.saved_model.save(module, str(tmp_path / "other"))
+    tf.saved_model.save(module, str(tmp_path / "other"), signatures={"double": module.double.get_concrete_function()})
     with pytest.raises(CheckpointError, match="no serving_default signature"):
         load_saved_model(str(tmp_path / "other"))
+    # its only function becomes serving_default, which the warm-up call finds takes no images
+    tf.saved_model.save(module, str(tmp_path / "auto"))
+    with pytest.raises(CheckpointError, match="SavedModel cannot run"):
+        load_saved_model(str(tmp_path / "auto"))

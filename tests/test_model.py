@@ -3,32 +3,43 @@
 import numpy as np
 import pytest
 
-from cf_tf.config import ModelConfig
-from cf_tf.keypoints import DISK_RADIUS, grid_size
+from cf_tf.config import Geometry, ModelConfig
+from cf_tf.constants import DISK_RADIUS, grid_size
 from cf_tf.model import backbones
-from cf_tf.model.centerfocus import OUTPUT_NAMES, build_model
-from cf_tf.model.summary import summarize
+from cf_tf.model.centerfocus import build_model
+from cf_tf.outputs import NAMES as OUTPUT_NAMES, OUTPUTS
+from cf_tf.model.complexity import summarize
 
 TINY = ModelConfig(backbone="resnet_tiny", fusion_width=32, head_units=1)
-CHANNELS = {"skfm": 17, "keycentroid": 34, "mid_offsets": 64, "bhm": 1, "sfm": 1, "maskcentroid": 2}
+# the paper's outputs: 17 keypoints, their 2-D offsets, 32 directed edges' 2-D offsets, BHM, SFM, MaskCentroid
+PAPER_CHANNELS = {"skfm": 17, "keycentroid": 34, "mid_offsets": 64, "bhm": 1, "sfm": 1, "maskcentroid": 2}
+
+
+def test_the_output_table_is_the_papers():
+    assert {o.name: o.channels for o in OUTPUTS} == PAPER_CHANNELS
+    assert {o.name for o in OUTPUTS if o.grid == "seg"} == {"sfm", "maskcentroid"}
 
 
 @pytest.mark.parametrize("pose_stride,seg_stride", [(8, 4), (16, 8)])
 def test_output_shapes_follow_the_strides_for_any_input_size(pose_stride, seg_stride):
     model = build_model(ModelConfig(backbone="resnet_tiny", fusion_width=32, head_units=1,
-                                    pose_stride=pose_stride, seg_stride=seg_stride))
+                                    geometry=Geometry(pose_stride=pose_stride, seg_stride=seg_stride)))
     for h, w in ((401, 401), (257, 257), (130, 217)):
         out = model(np.zeros((2, h, w, 3), np.float32))
-        assert set(out) == set(OUTPUT_NAMES)
-        for name, t in out.items():
-            s = seg_stride if name in ("sfm", "maskcentroid") else pose_stride
-            assert tuple(t.shape) == (2, grid_size(h, s), grid_size(w, s), CHANNELS[name]), name
-            assert t.dtype.name == "float32"
+        assert list(out) == list(OUTPUT_NAMES)
+        for o in OUTPUTS:
+            s = seg_stride if o.grid == "seg" else pose_stride
+            assert tuple(out[o.name].shape) == (2, grid_size(h, s), grid_size(w, s), o.channels), o.name
+            assert out[o.name].dtype.name == "float32"
 
 
-def test_resnet101_parameter_count_is_near_the_papers():
-    params = build_model(ModelConfig(backbone="resnet101")).count_params()
-    assert abs(params - 44.5e6) / 44.5e6 < 0.15, params
+def test_resnet101_parameter_count_is_the_papers_plus_the_wide_offset_convs():
+    narrow = build_model(ModelConfig(backbone="resnet101", offset_kernel=1)).count_params()
+    assert abs(narrow - 44.5e6) / 44.5e6 < 0.015, narrow          # README: within 1.5 % of the paper's
+    wide = build_model(ModelConfig(backbone="resnet101")).count_params()
+    cfg = ModelConfig()
+    extra = (cfg.offset_kernel ** 2 - 1) * cfg.fusion_width * sum(o.channels for o in OUTPUTS if o.wide)
+    assert wide - narrow == extra
 
 
 def test_summary_counts_flops_that_grow_with_input_size():
@@ -43,16 +54,36 @@ def test_unknown_backbone_and_missing_weights_file_fail_clearly(tmp_path):
     with pytest.raises(backbones.BackboneError, match="file not found"):
         build_model(ModelConfig(backbone="resnet50", backbone_weights=str(tmp_path / "w.h5")))
     with pytest.raises(ValueError, match="pose_stride"):
-        ModelConfig(pose_stride=4)
+        Geometry(pose_stride=4)
 
 
 def test_keycentroid_and_mid_range_convs_span_the_disk_the_others_are_1x1():
     model = build_model(TINY)
-    for name in OUTPUT_NAMES:
-        size = TINY.offset_kernel if name in ("keycentroid", "mid_offsets") else 1
-        assert tuple(model.get_layer(name).kernel.shape[:2]) == (size, size), name
-    assert TINY.offset_kernel == 2 * int(DISK_RADIUS) // TINY.pose_stride + 1   # the whole disk
+    assert {o.name for o in OUTPUTS if o.wide} == {"keycentroid", "mid_offsets"}
+    for o in OUTPUTS:
+        size = TINY.offset_kernel if o.wide else 1
+        assert tuple(model.get_layer(o.name).kernel.shape[:2]) == (size, size), o.name
+    assert TINY.offset_kernel == 2 * int(DISK_RADIUS) // TINY.geometry.pose_stride + 1   # the whole disk
     old = build_model(ModelConfig(backbone="resnet_tiny", fusion_width=32, head_units=1, offset_kernel=1))
     assert tuple(old.get_layer("keycentroid").kernel.shape[:2]) == (1, 1)
     with pytest.raises(ValueError, match="offset_kernel"):
         ModelConfig(offset_kernel=4)
+
+
+def test_a_registered_backbone_builds_a_model_by_name():
+    """Adding a backbone is one registered function (plus, if it needs one, its preprocessing layer)."""
+    from keras import layers
+
+    @backbones.register_backbone("test_plain_convs")
+    def plain(image, weights):
+        features, x = [], image
+        for k, stride in enumerate((4, 2, 2, 2)):
+            x = layers.Conv2D(8, 3, strides=stride, padding="same", name=f"plain_c{k + 2}")(x)
+            features.append(x)
+        return features
+
+    assert "test_plain_convs" in backbones.names()
+    model = build_model(ModelConfig(backbone="test_plain_convs", fusion_width=16, head_units=0))
+    out = model(np.zeros((1, 64, 96, 3), np.float32))
+    assert tuple(out["skfm"].shape) == (1, 8, 12, 17) and tuple(out["sfm"].shape) == (1, 16, 24, 1)
+    assert model.get_layer("plain_c5") is not None

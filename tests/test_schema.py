@@ -20,7 +20,7 @@ def test_decoded_records_equal_the_source(sample_records, name):
     seen = set()
     for serialized in tf.data.TFRecordDataset(sorted(tf.io.gfile.glob(pattern))):
         raw = tf.io.parse_single_example(serialized, schema.FEATURES)
-        d = schema.decode(serialized)
+        d = schema.parse_example(serialized)
         image_id = int(d["image_id"])
         seen.add(image_id)
         info = coco.imgs[image_id]

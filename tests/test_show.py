@@ -1,4 +1,4 @@
-"""python -m cf_tf.data.show writes one picture per example, five panels wide, with targets drawn."""
+"""python -m cf_tf.show writes one picture per example, five panels wide, with targets drawn."""
 
 import subprocess
 import sys
@@ -12,7 +12,7 @@ from conftest import REPO
 def test_show_writes_target_pictures(synth_data, tmp_path):
     _, _, pattern = synth_data
     out = tmp_path / "show"
-    proc = subprocess.run([sys.executable, "-m", "cf_tf.data.show", f"--records={pattern}",
+    proc = subprocess.run([sys.executable, "-m", "cf_tf.show", f"--records={pattern}",
                            f"--output_dir={out}", "--num_examples=2", "--crop_size=129"],
                           cwd=REPO, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -27,6 +27,6 @@ def test_show_writes_target_pictures(synth_data, tmp_path):
 
 
 def test_show_reports_missing_records(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "cf_tf.data.show", f"--records={tmp_path}/none-*",
+    proc = subprocess.run([sys.executable, "-m", "cf_tf.show", f"--records={tmp_path}/none-*",
                            f"--output_dir={tmp_path}/o"], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert proc.returncode != 0 and "no TFRecord file matches" in proc.stderr

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from cf_tf.config import DataConfig
+from cf_tf.config import DataConfig, Geometry
 from cf_tf.data.targets import build_targets, sample_masks
-from cf_tf.keypoints import DIRECTED_EDGES, KEYPOINT_NAMES
+from cf_tf.constants import DIRECTED_EDGES, KEYPOINT_NAMES
 
 SIZE = 161
 CFG = DataConfig(crop_size=SIZE)
@@ -35,7 +35,7 @@ def targets(kps, masks, crowd=None, cfg=CFG):
     return {k: v.numpy() for k, v in t.items()}
 
 
-def pose_cell(x, y, stride=CFG.pose_stride):
+def pose_cell(x, y, stride=CFG.geometry.pose_stride):
     """Grid index (row, col) of the cell whose centre is nearest to (x, y), and that centre."""
     c, r = int(round((x - 0.5) / stride)), int(round((y - 0.5) / stride))
     return (r, c), np.array([stride * c + 0.5, stride * r + 0.5])
@@ -44,7 +44,7 @@ def pose_cell(x, y, stride=CFG.pose_stride):
 def test_disk_offsets_mid_range_and_bhm_for_one_person():
     nose, lsh = (80.5, 40.5), (100.5, 72.5)
     t = targets([person({"nose": nose, "left_shoulder": lsh})], [box_mask(60, 20, 120, 150)])
-    R = CFG.radius
+    R = CFG.geometry.radius
     assert t["skfm"].shape == (21, 21, 17) and t["maskcentroid"].shape == (41, 41, 2)
     # inside the nose disk (10 px away) / outside it (>R away)
     (r, c), p = pose_cell(nose[0] + 10, nose[1])
@@ -60,11 +60,11 @@ def test_disk_offsets_mid_range_and_bhm_for_one_person():
     # mid-range nose -> left_shoulder, at a cell in the nose disk, points at the shoulder
     e = DIRECTED_EDGES.index((J["nose"], J["left_shoulder"]))
     back = DIRECTED_EDGES.index((J["left_shoulder"], J["nose"]))
-    np.testing.assert_allclose(t["mid_offsets"][r, c, 2 * e:2 * e + 2] * CFG.mid_scale,
+    np.testing.assert_allclose(t["mid_offsets"][r, c, 2 * e:2 * e + 2] * CFG.geometry.mid_scale,
                                np.array(lsh) - p, atol=1e-4)
     assert t["mid_weight"][r, c, e] == 1 and t["mid_weight"][r2, c2, e] == 0
     (rs, cs), ps = pose_cell(*lsh)
-    np.testing.assert_allclose(t["mid_offsets"][rs, cs, 2 * back:2 * back + 2] * CFG.mid_scale,
+    np.testing.assert_allclose(t["mid_offsets"][rs, cs, 2 * back:2 * back + 2] * CFG.geometry.mid_scale,
                                np.array(nose) - ps, atol=1e-4)
     # edges whose end is not labelled have no target
     e_unl = DIRECTED_EDGES.index((J["left_shoulder"], J["left_elbow"]))
@@ -78,8 +78,8 @@ def test_keycentroid_votes_return_the_keypoint_within_one_pixel():
     j = J["left_wrist"]
     rows, cols = np.nonzero(t["skfm"][..., j])
     assert len(rows) > 20
-    centres = np.stack([cols * CFG.pose_stride + 0.5, rows * CFG.pose_stride + 0.5], -1)
-    votes = centres + CFG.radius * t["keycentroid"][rows, cols, 2 * j:2 * j + 2]
+    centres = np.stack([cols * CFG.geometry.pose_stride + 0.5, rows * CFG.geometry.pose_stride + 0.5], -1)
+    votes = centres + CFG.geometry.radius * t["keycentroid"][rows, cols, 2 * j:2 * j + 2]
     assert np.abs(votes - q).max() < 1e-3
     assert np.linalg.norm(votes.mean(0) - q) < 1.0
 
@@ -91,7 +91,7 @@ def test_overlapping_disks_nearest_keypoint_wins():
     for x in (64.5, 68.5, 76.5, 80.5):
         (r, c), p = pose_cell(x, 80.5)
         nearest = a if abs(p[0] - a[0]) < abs(p[0] - b[0]) else b
-        np.testing.assert_allclose(t["keycentroid"][r, c, 0:2] * CFG.radius, np.array(nearest) - p, atol=1e-4)
+        np.testing.assert_allclose(t["keycentroid"][r, c, 0:2] * CFG.geometry.radius, np.array(nearest) - p, atol=1e-4)
 
 
 def test_maskcentroid_points_at_right_shoulder_and_fallback_anchors():
@@ -101,7 +101,7 @@ def test_maskcentroid_points_at_right_shoulder_and_fallback_anchors():
     no_kp = np.zeros((17, 3), np.float32)
     masks = [box_mask(70, 20, 110, 80), box_mask(20, 100, 50, 140), box_mask(120, 120, 150, 150)]
     t = targets([lab, no_rsh, no_kp], masks)
-    s, scale = CFG.seg_stride, CFG.mask_scale
+    s, scale = CFG.geometry.seg_stride, CFG.geometry.mask_scale
 
     def embed(r, c):
         return np.array([s * c + 0.5, s * r + 0.5]) + t["maskcentroid"][r, c] * scale
@@ -124,11 +124,11 @@ def test_maskcentroid_points_at_right_shoulder_and_fallback_anchors():
 @pytest.mark.parametrize("rule,expected", [("mean_keypoints", (85.5, 40.5)), ("mask_mean", None)])
 def test_anchor_rule_flag(rule, expected):
     kp = person({"right_shoulder": (90.5, 50.5), "nose": (80.5, 30.5)})
-    t = targets([kp], [box_mask(70, 20, 110, 80)], cfg=DataConfig(crop_size=SIZE, anchor_rule=rule))
-    s = CFG.seg_stride
+    t = targets([kp], [box_mask(70, 20, 110, 80)], cfg=DataConfig(crop_size=SIZE, geometry=Geometry(anchor_rule=rule)))
+    s = CFG.geometry.seg_stride
     cells = np.argwhere(t["instance"] == 0)
     emb = np.stack([cells[:, 1] * s + 0.5, cells[:, 0] * s + 0.5], -1) + \
-        t["maskcentroid"][cells[:, 0], cells[:, 1]] * CFG.mask_scale
+        t["maskcentroid"][cells[:, 0], cells[:, 1]] * CFG.geometry.mask_scale
     if expected is None:
         full = np.argwhere((t["instance"] == 0) & (t["sfm"][..., 0] >= 0.5))
         expected = np.stack([full[:, 1] * s + 0.5, full[:, 0] * s + 0.5], -1).mean(0)
@@ -156,7 +156,7 @@ def test_sfm_is_the_soft_coverage_of_each_cell_and_maskcentroid_spans_it():
     rsh = (60.5, 60.5)
     mask = box_mask(40, 40, 82, 90)           # x1 = 82 ends half-way across the cells centred at x = 80.5
     t = targets([person({"right_shoulder": rsh})], [mask])
-    s = CFG.seg_stride
+    s = CFG.geometry.seg_stride
     r, c = 15, 20                             # cell centre (80.5, 60.5): pixels 78..82 of which 78..81 covered
     np.testing.assert_allclose(t["sfm"][r, c, 0], 4 / 5, atol=1e-6)
     np.testing.assert_allclose(t["sfm"][r, c + 1, 0], 0.0, atol=1e-6)
@@ -166,7 +166,7 @@ def test_sfm_is_the_soft_coverage_of_each_cell_and_maskcentroid_spans_it():
     partial = (t["sfm"][..., 0] > 0) & (t["sfm"][..., 0] < 0.5)
     assert partial.any() and (t["instance"][partial] == 0).all()
     rc = np.argwhere(partial)
-    emb = np.stack([rc[:, 1] * s + 0.5, rc[:, 0] * s + 0.5], -1) + t["maskcentroid"][partial] * CFG.mask_scale
+    emb = np.stack([rc[:, 1] * s + 0.5, rc[:, 0] * s + 0.5], -1) + t["maskcentroid"][partial] * CFG.geometry.mask_scale
     np.testing.assert_allclose(emb, np.broadcast_to(rsh, emb.shape), atol=1e-3)
 
 

@@ -10,7 +10,7 @@ import os
 import numpy as np
 from pycocotools import mask as mask_utils
 
-from cf_tf.keypoints import NUM_KEYPOINTS
+from cf_tf.constants import NUM_KEYPOINTS
 
 
 class AnnotationError(ValueError):

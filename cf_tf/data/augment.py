@@ -1,7 +1,7 @@
 """One affine transform for image, masks and keypoints (graph mode); flip with left/right swap.
 
 Matrices are 3x3, float32, and map *source* continuous pixel coordinates (COCO convention, pixel
-centres at +0.5, see cf_tf/keypoints.py) to *output* continuous coordinates. The warp op works in
+centres at +0.5, see cf_tf/constants.py) to *output* continuous coordinates. The warp op works in
 pixel indices and wants the inverse map, so `warp` converts once, here.
 """
 
@@ -9,7 +9,7 @@ import math
 
 import tensorflow as tf
 
-from cf_tf.keypoints import FLIP_PERM
+from cf_tf.constants import FLIP_PERM
 
 
 def _translate(tx, ty):

@@ -30,7 +30,7 @@ def train_dataset(pattern, cfg, batch_size, seed=0, shuffle_buffer=256, repeat=T
     if repeat:
         ds = ds.repeat()
     ds = ds.shuffle(shuffle_buffer, seed=seed).enumerate()
-    ds = ds.map(lambda i, s: parser.parse_train(schema.decode(s), tf.stack([tf.cast(seed, tf.int64), i]), cfg),
+    ds = ds.map(lambda i, s: parser.parse_train(schema.parse_example(s), tf.stack([tf.cast(seed, tf.int64), i]), cfg),
                 num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     # Under MultiWorkerMirroredStrategy every worker reads all records and keeps its part of each global
     # batch, so N workers train on exactly the batches of one process (sharding by file would not).
@@ -42,5 +42,5 @@ def train_dataset(pattern, cfg, batch_size, seed=0, shuffle_buffer=256, repeat=T
 def inference_dataset(pattern, cfg, with_targets=False):
     """Unbatched inference features (cf_tf/data/parser.parse_inference), in file order."""
     ds = tf.data.TFRecordDataset(record_files(pattern))
-    return ds.map(lambda s: parser.parse_inference(schema.decode(s), cfg, with_targets),
+    return ds.map(lambda s: parser.parse_inference(schema.parse_example(s), cfg, with_targets),
                   num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(tf.data.AUTOTUNE)

@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 import tensorflow as tf
 
-from cf_tf.keypoints import NUM_KEYPOINTS
+from cf_tf.constants import NUM_KEYPOINTS
 
 FEATURES = {
     "image/encoded": tf.io.FixedLenFeature([], tf.string),
@@ -70,7 +70,7 @@ def encode_example(image_bytes, height, width, image_id, keypoints, iscrowd, mas
     return tf.train.Example(features=tf.train.Features(feature=features)).SerializeToString()
 
 
-def decode(serialized):
+def parse_example(serialized):
     """Serialized Example -> dict of tensors (graph mode).
 
     image uint8 [H, W, 3]; image_id int64 []; keypoints float32 [N, 17, 3]; iscrowd int32 [N];

@@ -18,26 +18,20 @@ Given keypoints [N, 17, 3] and soft masks [H, W, N] already in crop coordinates:
   keypoint losses; crowd regions are ignored by the segmentation losses.
 
 Pose maps live on the pose-stride grid, segmentation maps on the seg-stride grid; both use the
-cell-centre rule of cf_tf/keypoints.py.
+cell-centre rule of cf_tf/constants.py.
 """
 
 import tensorflow as tf
 
-from cf_tf.keypoints import ANCHOR_KEYPOINT, DIRECTED_EDGES, NUM_EDGES, NUM_KEYPOINTS, grid_centres
-
-# The keys the model is trained on (its named outputs) and their loss-weight maps.
-OUTPUT_KEYS = ("skfm", "keycentroid", "mid_offsets", "bhm", "sfm", "maskcentroid")
-WEIGHT_KEYS = ("kp_weight", "mid_weight", "seg_weight")
-
-_INF = 1e9
+from cf_tf.constants import (ANCHOR_KEYPOINT, DIRECTED_EDGES, FAR, NUM_EDGES, NUM_KEYPOINTS, SFM_THRESHOLD,
+                             grid_centres)
 
 
 def sample_masks(masks, stride):
     """[H, W, N] soft masks -> [ceil(H/s), ceil(W/s), N]: mean over the (s+1)x(s+1) box centred on
     each cell's pixel s*i, counting only pixels inside the image.
 
-    Pooled with stride s, so only the cells are computed (pooling every pixel and subsampling cost
-    most of the input pipeline's time at stride 8).
+    Pooled with stride s, so only the cells are computed, not every pixel then a subsample.
     """
     shape = tf.shape(masks)
     cells = (shape[:2] + stride - 1) // stride
@@ -74,79 +68,81 @@ def _nearest(dist, radius):
     return tf.argmin(dist, axis=0, output_type=tf.int32), tf.reduce_min(dist, axis=0) <= radius
 
 
-def build_targets(keypoints, masks, iscrowd, height, width, cfg):
-    """All targets for one example.
-
-    keypoints: float32 [N, 17, 3] in crop pixels; masks: float32 [H, W, N] in [0, 1];
-    iscrowd: int32 [N]; height, width: crop size; cfg: cf_tf.config.DataConfig.
-    Returns a dict with OUTPUT_KEYS and WEIGHT_KEYS (channels last) and `instance` int32 [Hs, Ws]
-    (index of the person owning each seg cell that any non-crowd mask touches, -1 for none) for the
-    oracle and tests.
-    """
-    # A zero person keeps every reduction over people well defined on images with nobody.
-    keypoints = tf.concat([keypoints, tf.zeros([1, NUM_KEYPOINTS, 3])], axis=0)
-    masks = tf.concat([masks, tf.zeros(tf.concat([tf.shape(masks)[:2], [1]], 0))], axis=-1)
-    iscrowd = tf.concat([iscrowd, [0]], axis=0)
-    crowd = iscrowd > 0
-    R = cfg.radius
-
-    # --- pose grid: SKFM, KeyCentroid, mid-range, BHM
-    P = grid_centres(height, width, cfg.pose_stride)                      # [Hp, Wp, 2]
+def pose_targets(keypoints, valid, height, width, geometry):
+    """SKFM, KeyCentroid, mid-range offsets (with their weight map) and BHM on the pose grid, from
+    keypoints [N, 17, 3] and valid [N, 17] (labelled, not crowd)."""
+    R = geometry.radius
+    P = grid_centres(height, width, geometry.pose_stride)                 # [Hp, Wp, 2]
     q = keypoints[..., :2]                                                # [N, 17, 2]
-    valid = (keypoints[..., 2] > 0) & ~crowd[:, None]                     # [N, 17]
     d = tf.norm(P[None, None] - q[:, :, None, None], axis=-1)             # [N, 17, Hp, Wp]
-    d_kp = tf.where(valid[..., None, None], d, _INF)
+    d_kp = tf.where(valid[..., None, None], d, FAR)
     k_kp, in_disk = _nearest(d_kp, R)                                     # [17, Hp, Wp]
     q_near = tf.gather(tf.transpose(q, [1, 0, 2]), k_kp, batch_dims=1)   # [17, Hp, Wp, 2]
     disk = tf.cast(in_disk, tf.float32)
-    skfm = tf.transpose(disk, [1, 2, 0])
     kc = (q_near - P[None]) / R * disk[..., None]
     keycentroid = tf.reshape(tf.transpose(kc, [1, 2, 0, 3]), tf.concat([tf.shape(P)[:2], [2 * NUM_KEYPOINTS]], 0))
     bhm = tf.reduce_max(tf.where(valid[..., None, None], tf.nn.relu(1.0 - d / R), 0.0), axis=[0, 1])
 
     src, dst = [e[0] for e in DIRECTED_EDGES], [e[1] for e in DIRECTED_EDGES]
     edge_valid = tf.gather(valid, src, axis=1) & tf.gather(valid, dst, axis=1)   # [N, 32]
-    d_edge = tf.where(edge_valid[..., None, None], tf.gather(d, src, axis=1), _INF)
+    d_edge = tf.where(edge_valid[..., None, None], tf.gather(d, src, axis=1), FAR)
     k_edge, in_edge = _nearest(d_edge, R)                                 # [32, Hp, Wp]
     q_dst = tf.gather(tf.transpose(tf.gather(q, dst, axis=1), [1, 0, 2]), k_edge, batch_dims=1)
     mid_w = tf.cast(in_edge, tf.float32)
-    mid = (q_dst - P[None]) / cfg.mid_scale * mid_w[..., None]
+    mid = (q_dst - P[None]) / geometry.mid_scale * mid_w[..., None]
     mid_offsets = tf.reshape(tf.transpose(mid, [1, 2, 0, 3]), tf.concat([tf.shape(P)[:2], [2 * NUM_EDGES]], 0))
+    return {"skfm": tf.transpose(disk, [1, 2, 0]), "keycentroid": keycentroid, "mid_offsets": mid_offsets,
+            "bhm": bhm[..., None], "mid_weight": tf.transpose(mid_w, [1, 2, 0])}
 
-    # --- ignore regions for the keypoint losses: crowds and people with a mask but no keypoint
+
+def keypoint_ignore_weight(keypoints, masks, crowd, stride):
+    """kp_weight [Hp, Wp, 1]: 0 on crowds and on people with a mask but no labelled keypoint, whom the
+    keypoint losses must not call background."""
     unlabelled = crowd | ~tf.reduce_any(keypoints[..., 2] > 0, axis=1)
-    m_pose = sample_masks(masks, cfg.pose_stride)                         # [Hp, Wp, N]
+    m_pose = sample_masks(masks, stride)                                  # [Hp, Wp, N]
     ignore_kp = tf.reduce_max(m_pose * tf.cast(unlabelled, tf.float32), axis=-1) >= 0.5
-    kp_weight = 1.0 - tf.cast(ignore_kp, tf.float32)
+    return 1.0 - tf.cast(ignore_kp, tf.float32)[..., None]
 
-    # --- seg grid: SFM, MaskCentroid
-    S = grid_centres(height, width, cfg.seg_stride)                       # [Hs, Ws, 2]
-    m_seg = sample_masks(masks, cfg.seg_stride)                           # [Hs, Ws, N]
+
+def seg_targets(keypoints, masks, crowd, height, width, geometry):
+    """SFM, MaskCentroid, seg_weight and the seg cells' owner `instance` on the seg grid."""
+    stride = geometry.seg_stride
+    S = grid_centres(height, width, stride)                               # [Hs, Ws, 2]
+    m_seg = sample_masks(masks, stride)                                   # [Hs, Ws, N]
     person = tf.cast(~crowd, tf.float32)
     cover = m_seg * person                                                # [Hs, Ws, N], crowds 0
-    member = cover >= 0.5
+    member = cover >= SFM_THRESHOLD
     area = tf.reduce_sum(tf.cast(member, tf.float32), axis=[0, 1])        # [N]
-    smallest = tf.argmin(tf.where(member, area, _INF), axis=-1, output_type=tf.int32)
+    smallest = tf.argmin(tf.where(member, area, FAR), axis=-1, output_type=tf.int32)
     fg = tf.reduce_any(member, axis=-1)
     owner = tf.where(fg, smallest, tf.argmax(cover, axis=-1, output_type=tf.int32))
     covered = tf.reduce_max(cover, axis=-1) > 0
-    instance = tf.where(covered, owner, -1)
     union = tf.reduce_max(masks * person, axis=-1, keepdims=True)        # [H, W, 1]
-    sfm = sample_masks(union, cfg.seg_stride)                             # [Hs, Ws, 1] coverage
     crowd_seg = tf.reduce_max(m_seg * tf.cast(crowd, tf.float32), axis=-1) >= 0.5
-    C = anchors(keypoints, tf.cast(member, tf.float32), S, cfg.anchor_rule)   # [N, 2]
-    maskcentroid = (tf.gather(C, owner) - S) / cfg.mask_scale * tf.cast(covered, tf.float32)[..., None]
-    seg_weight = 1.0 - tf.cast(crowd_seg & ~fg, tf.float32)
+    C = anchors(keypoints, tf.cast(member, tf.float32), S, geometry.anchor_rule)   # [N, 2]
+    maskcentroid = (tf.gather(C, owner) - S) / geometry.mask_scale * tf.cast(covered, tf.float32)[..., None]
+    return {"sfm": sample_masks(union, stride),                          # [Hs, Ws, 1] coverage
+            "maskcentroid": maskcentroid,
+            "seg_weight": 1.0 - tf.cast(crowd_seg & ~fg, tf.float32)[..., None],
+            "instance": tf.where(covered, owner, -1)}
 
-    return {
-        "skfm": skfm,
-        "keycentroid": keycentroid,
-        "mid_offsets": mid_offsets,
-        "bhm": bhm[..., None],
-        "sfm": sfm,
-        "maskcentroid": maskcentroid,
-        "kp_weight": kp_weight[..., None],
-        "mid_weight": tf.transpose(mid_w, [1, 2, 0]),
-        "seg_weight": seg_weight[..., None],
-        "instance": instance,
-    }
+
+def build_targets(keypoints, masks, iscrowd, height, width, cfg):
+    """All targets for one example.
+
+    keypoints: float32 [N, 17, 3] in crop pixels; masks: float32 [H, W, N] in [0, 1];
+    iscrowd: int32 [N]; height, width: crop size; cfg: cf_tf.config.DataConfig.
+    Returns a dict keyed by the output table's names and WEIGHT_KEYS (cf_tf/outputs.py; channels
+    last) and `instance` int32 [Hs, Ws] (index of the person owning each seg cell that any non-crowd
+    mask touches, -1 for none) for the oracle and tests.
+    """
+    # A zero person keeps every reduction over people well defined on images with nobody.
+    keypoints = tf.concat([keypoints, tf.zeros([1, NUM_KEYPOINTS, 3])], axis=0)
+    masks = tf.concat([masks, tf.zeros(tf.concat([tf.shape(masks)[:2], [1]], 0))], axis=-1)
+    crowd = tf.concat([iscrowd, [0]], axis=0) > 0
+    valid = (keypoints[..., 2] > 0) & ~crowd[:, None]                     # [N, 17]
+    geometry = cfg.geometry
+    targets = pose_targets(keypoints, valid, height, width, geometry)
+    targets["kp_weight"] = keypoint_ignore_weight(keypoints, masks, crowd, geometry.pose_stride)
+    targets.update(seg_targets(keypoints, masks, crowd, height, width, geometry))
+    return targets

@@ -1,22 +1,47 @@
-"""Backbones returning the C2..C5 feature maps (strides 4, 8, 16, 32).
+"""Backbones returning the C2..C5 feature maps (strides 4, 8, 16, 32), by name from a registry.
 
 resnet50 / resnet101 / resnet152 come from keras.applications (the paper uses ResNet); resnet_tiny
-is a small network of the same bottleneck units for CPU tests and the demo.
+is a small network of the same bottleneck units for CPU tests and the demo. Adding a backbone is one
+function registered with `register_backbone`: (preprocessed image, weights) -> [C2, C3, C4, C5].
 """
 
+import dataclasses
+import functools
 import os
+from typing import Callable
 
 import keras
 from keras import layers
 
-from cf_tf.model.blocks import batch_norm, bottleneck
+from cf_tf.model.blocks import CaffePreprocess, batch_norm, bottleneck
 
-_KERAS_RESNETS = {
-    "resnet50": keras.applications.ResNet50,
-    "resnet101": keras.applications.ResNet101,
-    "resnet152": keras.applications.ResNet152,
-}
-BACKBONES = tuple(_KERAS_RESNETS) + ("resnet_tiny",)
+
+@dataclasses.dataclass(frozen=True)
+class Backbone:
+    features: Callable        # (preprocessed image, weights: None | "imagenet" | path) -> [C2, C3, C4, C5]
+    preprocess: Callable      # () -> the layer turning RGB 0..255 into what `features` expects
+
+
+_REGISTRY = {}
+
+
+def register_backbone(name, preprocess=CaffePreprocess):
+    """Decorator: registers `features` under `name` (the --backbone value)."""
+    def register(features):
+        _REGISTRY[name] = Backbone(features, preprocess)
+        return features
+    return register
+
+
+def names():
+    """The registered backbone names (--backbone choices)."""
+    return tuple(_REGISTRY)
+
+
+def get(name):
+    if name not in _REGISTRY:
+        raise BackboneError(f"unknown backbone {name!r}; choose one of {', '.join(names())}")
+    return _REGISTRY[name]
 
 # resnet_tiny: (bottleneck filters, units) per stage C2..C5.
 _TINY_STAGES = ((16, 1), (32, 2), (48, 2), (64, 1))
@@ -35,10 +60,10 @@ def _stage_outputs(model):
     return [last[f"conv{k}"] for k in (2, 3, 4, 5)]
 
 
-def _keras_resnet(name, image, weights):
+def _keras_resnet(name, application, image, weights):
     if weights == "imagenet":
         try:
-            base = _KERAS_RESNETS[name](include_top=False, weights="imagenet", input_tensor=image)
+            base = application(include_top=False, weights="imagenet", input_tensor=image)
         except Exception as e:  # keras raises a bare Exception on a failed download
             raise BackboneError(
                 f"could not load ImageNet weights for {name} ({type(e).__name__}: {e}). They are "
@@ -49,11 +74,19 @@ def _keras_resnet(name, image, weights):
     else:
         if weights is not None and not os.path.isfile(weights):
             raise BackboneError(f"--backbone_weights={weights}: file not found")
-        base = _KERAS_RESNETS[name](include_top=False, weights=weights, input_tensor=image)
+        base = application(include_top=False, weights=weights, input_tensor=image)
     return _stage_outputs(base)
 
 
-def _tiny(image):
+for _name, _application in (("resnet50", keras.applications.ResNet50), ("resnet101", keras.applications.ResNet101),
+                            ("resnet152", keras.applications.ResNet152)):
+    register_backbone(_name)(functools.partial(_keras_resnet, _name, _application))
+
+
+@register_backbone("resnet_tiny")
+def _tiny(image, weights):
+    if weights is not None:
+        raise BackboneError("resnet_tiny has no pretrained weights: use --backbone_weights=none")
     x = layers.ZeroPadding2D(3, name="tiny_stem_pad")(image)
     x = layers.Conv2D(32, 7, strides=2, use_bias=False, name="tiny_stem_conv")(x)
     x = batch_norm("tiny_stem_bn")(x)
@@ -67,17 +100,3 @@ def _tiny(image):
             x = bottleneck(x, filters, stride, name=f"tiny_c{stage}_u{u}")
         features.append(x)
     return features
-
-
-def backbone_features(name, image, weights=None):
-    """[C2, C3, C4, C5] for `image` (a Keras tensor, already preprocessed).
-
-    weights: None (random init), "imagenet" (keras.applications; needs internet once), or a file path.
-    """
-    if name == "resnet_tiny":
-        if weights is not None:
-            raise BackboneError("resnet_tiny has no pretrained weights: use --backbone_weights=none")
-        return _tiny(image)
-    if name not in _KERAS_RESNETS:
-        raise BackboneError(f"unknown backbone {name!r}; choose one of {', '.join(BACKBONES)}")
-    return _keras_resnet(name, image, weights)

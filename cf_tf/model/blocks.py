@@ -16,7 +16,7 @@ def bottleneck(x, filters, stride=1, name="unit"):
     """ResNet v1 bottleneck: 1x1 (filters, stride) -> 3x3 (filters) -> 1x1 (4 filters) + shortcut.
 
     The stride sits on the 1x1 convolutions, as in keras.applications' ResNets, so a strided unit
-    samples input cell 2i exactly and the cell-centre rule of cf_tf/keypoints.py holds for any size.
+    samples input cell 2i exactly and the cell-centre rule of cf_tf/constants.py holds for any size.
     """
     out_ch = 4 * filters
     shortcut = x

@@ -8,18 +8,17 @@ seg_stride); each output has ceil(H / stride) x ceil(W / stride) cells.
 import keras
 
 from cf_tf.model import backbones, fusion, heads
-from cf_tf.model.blocks import CaffePreprocess
-
-OUTPUT_NAMES = tuple(heads.POSE_OUTPUTS) + tuple(heads.SEG_OUTPUTS)
+from cf_tf.outputs import NAMES
 
 
 def build_model(cfg, input_shape=(None, None, 3)):
     """Builds the model from a cf_tf.config.ModelConfig."""
     images = keras.Input(shape=input_shape, name="images", dtype="float32")
-    x = CaffePreprocess(name="preprocess")(images)
+    backbone = backbones.get(cfg.backbone)
+    x = backbone.preprocess(name="preprocess")(images)
     weights = None if cfg.backbone_weights in ("none", "", None) else cfg.backbone_weights
-    features = backbones.backbone_features(cfg.backbone, x, weights)
+    features = backbone.features(x, weights)
     fused = fusion.fuse(features, cfg.fusion_width)
-    outputs = dict(heads.pose_head(fused[cfg.pose_stride], cfg.head_units, cfg.offset_kernel))
-    outputs.update(heads.seg_head(fused[cfg.seg_stride], cfg.head_units))
-    return keras.Model(images, {k: outputs[k] for k in OUTPUT_NAMES}, name=f"centerfocus_{cfg.backbone}")
+    outputs = dict(heads.pose_head(fused[cfg.geometry.pose_stride], cfg.head_units, cfg.offset_kernel))
+    outputs.update(heads.seg_head(fused[cfg.geometry.seg_stride], cfg.head_units))
+    return keras.Model(images, {k: outputs[k] for k in NAMES}, name=f"centerfocus_{cfg.backbone}")

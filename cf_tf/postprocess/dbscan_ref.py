@@ -9,6 +9,8 @@ import numpy as np
 import tensorflow as tf
 from sklearn.cluster import DBSCAN
 
+from cf_tf.constants import CLUSTER_REFINE_BINS
+
 
 def cluster_centroids(emb, free, cfg):
     """Same contract as maskcentroid.cluster_centroids, computed eagerly with DBSCAN."""
@@ -16,7 +18,7 @@ def cluster_centroids(emb, free, cfg):
     centroids = np.zeros((cfg.max_people, 2), np.float32)
     valid = np.zeros(cfg.max_people, bool)
     if len(pts):
-        labels = DBSCAN(eps=1.5 * cfg.cluster_bin, min_samples=int(cfg.min_cluster_pixels)).fit_predict(pts)
+        labels = DBSCAN(eps=CLUSTER_REFINE_BINS * cfg.cluster_bin, min_samples=int(cfg.min_cluster_pixels)).fit_predict(pts)
         clusters = sorted((np.sum(labels == c), c) for c in set(labels) - {-1})[::-1][: cfg.max_people]
         for i, (_, c) in enumerate(clusters):
             centroids[i] = pts[labels == c].mean(0)

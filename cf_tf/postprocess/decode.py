@@ -9,7 +9,7 @@ TensorFlow ops only; with mask_clustering='dbscan' it must run eagerly (scikit-l
 
 import tensorflow as tf
 
-from cf_tf.keypoints import NUM_KEYPOINTS
+from cf_tf.constants import NUM_KEYPOINTS
 from cf_tf.postprocess import hough, maskcentroid, poseseg
 
 OUTPUT_KEYS = ("keypoints", "scores", "masks", "boxes", "num_people")

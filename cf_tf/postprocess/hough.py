@@ -11,7 +11,7 @@ import math
 
 import tensorflow as tf
 
-from cf_tf.keypoints import IS_HVK, NUM_KEYPOINTS, cell_centres, grid_size
+from cf_tf.constants import IS_HVK, NUM_KEYPOINTS, cell_centres, grid_size
 from cf_tf.postprocess.ops import bilinear_sample, blur, gaussian_kernels
 
 
@@ -19,8 +19,8 @@ def vote(skfm_prob, keycentroid, canvas_size, cfg):
     """Hough maps [Hh, Wh, 17] from SKFM probabilities [Hp, Wp, 17] and KeyCentroid [Hp, Wp, 34]."""
     shape = tf.shape(skfm_prob)
     hh, wh = grid_size(canvas_size, cfg.hough_stride), grid_size(canvas_size, cfg.hough_stride)
-    centres = cell_centres(shape[0], shape[1], cfg.pose_stride)[:, :, None, :]
-    votes = centres + cfg.radius * tf.reshape(keycentroid, [shape[0], shape[1], NUM_KEYPOINTS, 2])
+    centres = cell_centres(shape[0], shape[1], cfg.geometry.pose_stride)[:, :, None, :]
+    votes = centres + cfg.geometry.radius * tf.reshape(keycentroid, [shape[0], shape[1], NUM_KEYPOINTS, 2])
     g = (tf.reshape(votes, [-1, 2]) - 0.5) / float(cfg.hough_stride)
     w = tf.reshape(skfm_prob, [-1])
     j = tf.tile(tf.range(NUM_KEYPOINTS), [tf.shape(w)[0] // NUM_KEYPOINTS])
@@ -37,7 +37,7 @@ def vote(skfm_prob, keycentroid, canvas_size, cfg):
             indices.append(tf.stack([tf.clip_by_value(y, 0, hh - 1), tf.clip_by_value(x, 0, wh - 1), j], -1))
             weights.append(tf.where(inside, w * wx * wy, 0.0))
     hough = tf.scatter_nd(tf.concat(indices, 0), tf.concat(weights, 0), [hh, wh, NUM_KEYPOINTS])
-    return hough / (math.pi * cfg.radius ** 2 / cfg.pose_stride ** 2)
+    return hough / (math.pi * cfg.geometry.radius ** 2 / cfg.geometry.pose_stride ** 2)
 
 
 def pgo(hough, cfg):
@@ -47,7 +47,7 @@ def pgo(hough, cfg):
     """
     if not cfg.pgo:
         return blur(hough, tf.ones([3, NUM_KEYPOINTS]))
-    to_cells = cfg.pose_stride / cfg.hough_stride
+    to_cells = cfg.geometry.pose_stride / cfg.hough_stride
     sigmas = [(cfg.hvk_sigma if hvk else cfg.lvk_sigma) * to_cells for hvk in IS_HVK]
     return blur(hough, gaussian_kernels(sigmas, peak_one=True))
 
@@ -83,5 +83,5 @@ def keypoint_scores(scores, bhm_prob, xy, keypoint_ids, cfg):
     s = tf.gather(bilinear_sample(scores, xy, cfg.hough_stride), keypoint_ids, axis=1, batch_dims=1)
     s = tf.maximum(s, 0.0)
     if cfg.bhm_rescoring:
-        s = tf.sqrt(s * bilinear_sample(bhm_prob, xy, cfg.pose_stride)[:, 0])
+        s = tf.sqrt(s * bilinear_sample(bhm_prob, xy, cfg.geometry.pose_stride)[:, 0])
     return s

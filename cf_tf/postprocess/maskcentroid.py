@@ -12,28 +12,28 @@ Panoptic-DeepLab's upsampling before grouping.
 
 import tensorflow as tf
 
-from cf_tf.keypoints import ANCHOR_KEYPOINT, CUBIC_A, cell_centres, grid_size
+from cf_tf.constants import (ANCHOR_KEYPOINT, CLUSTER_BLUR_SIGMA, CLUSTER_PEAK_WINDOW, CLUSTER_REFINE_BINS,
+                             CUBIC_A, FAR, cell_centres, grid_size)
 from cf_tf.postprocess.ops import blur, gaussian_kernels
 
-_INF = 1e9
 SNAP_STEPS = 2
 
 
 def embeddings(sfm_prob, maskcentroid, cfg):
     """(foreground [Hs, Ws] bool, embeddings [Hs, Ws, 2] in input pixels)."""
     shape = tf.shape(sfm_prob)
-    centres = cell_centres(shape[0], shape[1], cfg.seg_stride)
-    return sfm_prob[..., 0] >= cfg.sfm_threshold, centres + cfg.mask_scale * maskcentroid
+    centres = cell_centres(shape[0], shape[1], cfg.geometry.seg_stride)
+    return sfm_prob[..., 0] >= cfg.sfm_threshold, centres + cfg.geometry.mask_scale * maskcentroid
 
 
 def person_centroids(keypoints, valid, cfg):
-    """Anchor [P, 2] of each decoded person (keypoints [P, 17, 3]), by cfg.anchor_rule."""
+    """Anchor [P, 2] of each decoded person (keypoints [P, 17, 3]), by cfg.geometry.anchor_rule."""
     good = keypoints[..., 2] >= cfg.anchor_min_score
     w = tf.cast(good, tf.float32)
     mean_good = tf.reduce_sum(keypoints[..., :2] * w[..., None], 1) / tf.maximum(tf.reduce_sum(w, 1), 1.0)[:, None]
     mean_all = tf.reduce_mean(keypoints[..., :2], 1)
     fallback = tf.where(tf.reduce_any(good, 1)[:, None], mean_good, mean_all)
-    if cfg.anchor_rule == "right_shoulder":
+    if cfg.geometry.anchor_rule == "right_shoulder":
         anchor = tf.where(good[:, ANCHOR_KEYPOINT, None], keypoints[:, ANCHOR_KEYPOINT, :2], fallback)
     else:   # mean_keypoints, and mask_mean (a person's mask is not known before assignment)
         anchor = fallback
@@ -49,7 +49,7 @@ def snap_centroids(centroids, valid, fg, emb, cfg):
         return centroids
     pts = tf.boolean_mask(emb, fg)
     for _ in range(SNAP_STEPS):
-        d = tf.where(valid[:, None], tf.norm(pts[None] - centroids[:, None], axis=-1), _INF)   # [P, M]
+        d = tf.where(valid[:, None], tf.norm(pts[None] - centroids[:, None], axis=-1), FAR)   # [P, M]
         mean, count = _mean_of_near(pts, (d <= cfg.anchor_snap_radius) & (d <= tf.reduce_min(d, 0, keepdims=True)))
         centroids = tf.where((count > 0)[:, None], mean, centroids)
     return centroids
@@ -65,7 +65,7 @@ def _mean_of_near(pts, near):
 def unclaimed(fg, emb, centroids, valid, cfg):
     """Foreground cells whose embedding is farther than cluster_radius from every person centroid."""
     d = tf.norm(emb[:, :, None] - centroids[None, None], axis=-1)
-    d = tf.where(valid[None, None], d, _INF)
+    d = tf.where(valid[None, None], d, FAR)
     return fg & (tf.reduce_min(d, -1) > cfg.cluster_radius)
 
 
@@ -76,15 +76,15 @@ def cluster_centroids(emb, free, canvas_size, cfg):
     inside = free & (b[..., 0] >= 0) & (b[..., 1] >= 0) & (b[..., 0] < bins) & (b[..., 1] < bins)
     idx = tf.boolean_mask(tf.stack([b[..., 1], b[..., 0]], -1), inside)
     hist = tf.scatter_nd(idx, tf.ones(tf.shape(idx)[:1]), [bins, bins])[..., None]
-    density = blur(hist, gaussian_kernels([1.0], peak_one=True))[..., 0]
-    is_peak = tf.equal(density, tf.nn.max_pool2d(density[None, ..., None], 5, 1, "SAME")[0, ..., 0])
+    density = blur(hist, gaussian_kernels([CLUSTER_BLUR_SIGMA], peak_one=True))[..., 0]
+    is_peak = tf.equal(density, tf.nn.max_pool2d(density[None, ..., None], CLUSTER_PEAK_WINDOW, 1, "SAME")[0, ..., 0])
     score = tf.reshape(tf.where(is_peak & (density >= cfg.min_cluster_pixels), density, 0.0), [-1])
     value, index = tf.math.top_k(score, k=cfg.max_people)
     peak_xy = tf.stack([tf.cast(index % bins, tf.float32), tf.cast(index // bins, tf.float32)], -1)
     peak_xy = (peak_xy + 0.5) * cfg.cluster_bin
-    # refine each peak to the mean of the free embeddings within 1.5 bins of it
+    # refine each peak to the mean of the free embeddings within CLUSTER_REFINE_BINS of it
     pts = tf.boolean_mask(emb, free)
-    mean, count = _mean_of_near(pts, tf.norm(pts[None] - peak_xy[:, None], axis=-1) <= 1.5 * cfg.cluster_bin)
+    mean, count = _mean_of_near(pts, tf.norm(pts[None] - peak_xy[:, None], axis=-1) <= CLUSTER_REFINE_BINS * cfg.cluster_bin)
     valid = value > 0
     return tf.where((valid & (count > 0))[:, None], mean, peak_xy), valid
 
@@ -92,7 +92,7 @@ def cluster_centroids(emb, free, canvas_size, cfg):
 def assign(cells, emb, centroids, valid, cfg):
     """Instance id [Hs, Ws] of each of `cells`: nearest valid centroid within mask_max_distance, else -1."""
     d = tf.norm(emb[:, :, None] - centroids[None, None], axis=-1)
-    d = tf.where(valid[None, None], d, _INF)
+    d = tf.where(valid[None, None], d, FAR)
     nearest = tf.argmin(d, -1, output_type=tf.int32)
     ok = cells & (tf.reduce_min(d, -1) <= cfg.mask_max_distance)
     return tf.where(ok, nearest, -1)
@@ -115,7 +115,7 @@ def _taps(size, cells, step, cfg, cubic):
     clipped into the grid, weight [T, size], 0 for cells outside it). Pixel u looks at grid coordinate
     ((u + 0.5) * step - 0.5) / seg_stride, the inverse of the cell-centre rule (step: canvas pixels
     per mask pixel). Bilinear: T = 2; bicubic (Keys kernel, a = CUBIC_A): T = 4."""
-    g = ((tf.cast(tf.range(size), tf.float32) + 0.5) * step - 0.5) / cfg.seg_stride
+    g = ((tf.cast(tf.range(size), tf.float32) + 0.5) * step - 0.5) / cfg.geometry.seg_stride
     g0 = tf.floor(g)
     taps = g0[None] + (tf.range(-1.0, 3.0) if cubic else tf.range(0.0, 2.0))[:, None]
     d = tf.abs(g[None] - taps)
@@ -154,8 +154,8 @@ def instance_masks(instance, sfm_prob, n, step, height, width, cfg):
     Each mask pixel goes to the instance whose soft map, resampled bilinearly, is largest there (only
     the best label of one of the 4 neighbouring cells can be, so only those 4 candidates are scored),
     and is kept where that instance's map, resampled bicubically, is >= sfm_threshold. Bicubic keeps
-    limbs and small people that a cell's coverage blurs below 0.5 (perfect-assignment segm AP on
-    coco_sample, stride 4 at 641: 0.80 bilinear, 0.84 bicubic).
+    limbs and small people that a cell's coverage blurs below 0.5 (README, "Masks at image
+    resolution", has the perfect-assignment AP of both).
     """
     soft = tf.cast(tf.equal(instance[..., None], tf.range(n)), tf.float32) * sfm_prob[..., None]
     if cfg.igo_sigma > 0:

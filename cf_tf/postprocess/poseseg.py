@@ -13,7 +13,7 @@ import collections
 import numpy as np
 import tensorflow as tf
 
-from cf_tf.keypoints import DIRECTED_EDGES, NUM_KEYPOINTS, OKS_SIGMAS
+from cf_tf.constants import DIRECTED_EDGES, NUM_KEYPOINTS, OKS_SIGMAS
 from cf_tf.postprocess.hough import keypoint_scores
 from cf_tf.postprocess.ops import nearest_cell_targets, nearest_sample
 
@@ -50,10 +50,10 @@ def grow(seed_xy, seed_j, maps, canvas_size, cfg):
         e = order[:, i]
         a, b = tf.gather(_SRC, e), tf.gather(_DST, e)
         pa = tf.gather(xy, a, axis=1, batch_dims=1)
-        mid = nearest_cell_targets(maps["mid_offsets"], pa, cfg.pose_stride, cfg.mid_scale)
+        mid = nearest_cell_targets(maps["mid_offsets"], pa, cfg.geometry.pose_stride, cfg.geometry.mid_scale)
         pb = tf.gather(mid, e, axis=1, batch_dims=1)
         for _ in range(cfg.refine_steps):
-            kc = nearest_cell_targets(maps["keycentroid"], pb, cfg.pose_stride, cfg.radius)
+            kc = nearest_cell_targets(maps["keycentroid"], pb, cfg.geometry.pose_stride, cfg.geometry.radius)
             pb = tf.gather(kc, b, axis=1, batch_dims=1)
         pb = tf.clip_by_value(pb, 0.0, float(canvas_size))
         return i + 1, tf.tensor_scatter_nd_update(xy, tf.stack([rows, b], -1), pb)
@@ -124,8 +124,8 @@ def merge_fragments(xy, score, valid, maps, cfg):
     cap = cfg.max_people
     found = (score >= cfg.anchor_min_score) & valid[:, None]                      # [P, 17]
     pts = tf.reshape(xy, [-1, 2])
-    emb = nearest_cell_targets(maps["maskcentroid"], pts, cfg.seg_stride, cfg.mask_scale)[:, 0]
-    on_mask = nearest_sample(maps["sfm_prob"], pts, cfg.seg_stride)[:, 0]
+    emb = nearest_cell_targets(maps["maskcentroid"], pts, cfg.geometry.seg_stride, cfg.geometry.mask_scale)[:, 0]
+    on_mask = nearest_sample(maps["sfm_prob"], pts, cfg.geometry.seg_stride)[:, 0]
     use = tf.cast(found & tf.reshape(on_mask >= cfg.sfm_threshold, [cap, -1]), tf.float32)
     count = tf.reduce_sum(use, 1)
     anchor = tf.reduce_sum(tf.reshape(emb, [cap, -1, 2]) * use[..., None], 1) / tf.maximum(count, 1.0)[:, None]

@@ -1,7 +1,8 @@
-"""COCO person conventions, the one source of truth for every constant in cf_tf.
+"""Every constant of cf_tf, in one place, with the grid geometry they define.
 
-Keypoint order, left/right flip pairs, the skeleton tree used by PoseSeg grouping
-(16 undirected edges, 32 directed), the HVK/LVK split used by PGO, and COCO's OKS sigmas.
+COCO person conventions (keypoint order, left/right flip pairs, the skeleton tree used by PoseSeg
+grouping: 16 undirected edges, 32 directed; the HVK/LVK split used by PGO; COCO's OKS sigmas and the
+person category), the paper's fixed numbers (R, strides, thresholds) and the decoder's fixed shapes.
 
 Coordinate convention (used by targets, augmentation and decoding alike): points are (x, y)
 in continuous pixel coordinates where the centre of pixel index (i, j) is (j + 0.5, i + 0.5),
@@ -64,6 +65,21 @@ POSE_STRIDES = (8, 16)
 SEG_STRIDES = (4, 8)
 # Keys cubic kernel parameter of the decoder's mask resampling (OpenCV's INTER_CUBIC value).
 CUBIC_A = -0.75
+# Default units of the mid-range and MaskCentroid offsets, input pixels (SPEC "Targets").
+MID_SCALE = 64.0
+MASK_SCALE = 64.0
+# A seg cell is foreground at SFM >= this (paper A.1), and at least this covered it belongs to a
+# person's MaskCentroid loss and ownership (the targets' rule).
+SFM_THRESHOLD = 0.5
+# COCO's category id of a person, written into every result.
+PERSON_CATEGORY_ID = 1
+# Density clustering of mask-only people: histogram blur sigma (bins), peak window (bins), and the
+# radius (bins) of the embeddings averaged into each peak.
+CLUSTER_BLUR_SIGMA = 1.0
+CLUSTER_PEAK_WINDOW = 5
+CLUSTER_REFINE_BINS = 1.5
+# Distance standing for "none" in nearest-something searches (larger than any canvas).
+FAR = 1e9
 
 
 def grid_size(size, stride):

@@ -1,0 +1,91 @@
+"""Running a SavedModel on image files: COCO-results JSON and a picture per image (python -m cf_tf.predict)."""
+
+
+import os
+import re
+
+import cv2
+import numpy as np
+import tensorflow as tf
+
+from cf_tf import visualize
+from cf_tf.coco import full_size_mask, person_results
+from cf_tf.errors import op_error_reason
+from cf_tf.files import write_json
+from cf_tf.inference import load_saved_model
+from cf_tf.progress import Progress
+
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
+
+
+def image_files(path):
+    if os.path.isdir(path):
+        files = sorted(os.path.join(path, f) for f in os.listdir(path) if f.lower().endswith(IMAGE_EXTENSIONS))
+        if not files:
+            raise FileNotFoundError(f"{path}: no .jpg/.jpeg/.png file in this folder")
+        return files
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path}: no such file or folder")
+    return [path]
+
+
+def image_id_for(path, index):
+    digits = re.sub(r"\D", "", os.path.splitext(os.path.basename(path))[0])
+    return int(digits) if digits else index
+
+
+def filter_people(decoded, min_score):
+    """Keeps the people scoring at least min_score (rows stay dense and in order)."""
+    keep = [k for k in range(int(decoded["num_people"])) if decoded["scores"][k] >= min_score]
+    out = {k: v[keep] for k, v in decoded.items() if k != "num_people"}
+    out["num_people"] = len(keep)
+    return out
+
+
+def predict_file(serve, path, image_id, output_dir, min_score):
+    """Runs one image FILE; writes FILE.json and FILE.png in output_dir; returns the number of people.
+    The file is decoded once, here, for the network and for the picture."""
+    with open(path, "rb") as f:
+        data = f.read()
+    if not data:
+        raise ValueError("empty file")
+    image = tf.io.decode_image(data, channels=3, expand_animations=False)
+    out = serve(images=image[None])
+    decoded = filter_people({k: v.numpy()[0] for k, v in out.items()}, min_score)
+    height, width = image.shape[:2]
+    results = person_results(image_id, decoded, height, width)
+    decoded["masks"] = np.stack([full_size_mask(m, height, width) for m in decoded["masks"]]) \
+        if len(decoded["masks"]) else np.zeros((0, height, width), np.uint8)
+    name = os.path.join(output_dir, os.path.basename(path))
+    write_json(name + ".json", results)
+    cv2.imwrite(name + ".png", visualize.draw(image.numpy(), decoded))
+    return decoded["num_people"]
+
+
+def predict(saved_model, image, output_dir, min_score=0.1, log=print):
+    """Runs every image; returns {"images": ok count, "failed": [(path, reason)], "people": total}."""
+    files = image_files(image)
+    inputs = {os.path.realpath(os.path.dirname(f)) for f in files}
+    if os.path.realpath(output_dir) in inputs:
+        raise ValueError(f"--output_dir={output_dir} is the folder of the input images: pictures and JSON "
+                         f"there could replace inputs; choose another folder")
+    serve = load_saved_model(saved_model).signatures["serving_default"]
+    os.makedirs(output_dir, exist_ok=True)
+    bar = Progress(len(files), "predict", unit="img")
+    summary = {"images": 0, "failed": [], "people": 0}
+    for i, path in enumerate(files):
+        try:
+            summary["people"] += predict_file(serve, path, image_id_for(path, i), output_dir, min_score)
+            summary["images"] += 1
+        except tf.errors.OpError as e:
+            reason = op_error_reason(e)
+            log(f"skipped {path}: {reason}")
+            summary["failed"].append((path, reason))
+        except (ValueError, OSError) as e:
+            reason = str(e) or type(e).__name__
+            log(f"skipped {path}: {reason}")
+            summary["failed"].append((path, reason))
+        bar.update()
+    bar.close()
+    return summary
