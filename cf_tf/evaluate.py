@@ -48,12 +48,11 @@ EVALUATE = cf_flags.MODEL_DIR + cf_flags.SAVED_MODEL + cf_flags.OUTPUT_DIR + (
 )
 
 
-def main(argv):
-    del argv
+def _check_flags():
+    """Exits with a message naming the flags when their combination cannot run."""
     if not FLAGS.annotations or not FLAGS.images:
         sys.exit("error: --annotations and --images are required")
-    sources = [bool(FLAGS.model_dir), bool(FLAGS.saved_model), FLAGS.oracle]
-    if sum(sources) != 1:
+    if sum([bool(FLAGS.model_dir), bool(FLAGS.saved_model), FLAGS.oracle]) != 1:
         sys.exit("error: give exactly one of --model_dir, --saved_model, --oracle")
     unknown = sorted(set(FLAGS.perfect_heads) - set(NAMES))
     if unknown:
@@ -75,39 +74,57 @@ def main(argv):
                                 f"(choose decoding flags at python -m cf_tf.export)")
     if not os.path.isdir(FLAGS.images):
         sys.exit(f"error: {FLAGS.images}: image folder not found")
-    output_dir = FLAGS.output_dir or os.path.join(FLAGS.model_dir or FLAGS.saved_model or "runs/oracle", "eval")
-    serving_runtime()
+
+
+def _head_report(model, data_cfg, output_dir):
+    try:
+        report = run_head_report(model, data_cfg, FLAGS.annotations, FLAGS.images, output_dir, FLAGS.max_images)
+    except (EvaluationError, ValueError) as e:
+        sys.exit(f"error: {e}")
+    print(head_report.format_report(report))
+    print(json.dumps(report))
+
+
+def _runner():
+    """The per-image runner of the source the flags name (oracle, training folder or SavedModel), or
+    None once the head report has been written instead."""
     if FLAGS.oracle:
         data_cfg = cf_flags.inference_data_config()
         runner = perfect_assignment_runner if FLAGS.perfect_assignment else oracle_runner
-        run = runner(data_cfg, cf_flags.decode_config(data_cfg))
-    elif FLAGS.model_dir:
-        try:
-            model, _, data_cfg = restore_model(FLAGS.model_dir)
-        except (FileNotFoundError, CheckpointError) as e:
-            sys.exit(f"error: {e}")
-        decode_cfg = cf_flags.decode_config(data_cfg)
-        if decode_cfg.mask_clustering == "dbscan":
-            sys.exit("error: --mask_clustering=dbscan is the oracle's reference; models decode in graph mode")
-        if FLAGS.head_report:
-            try:
-                report = run_head_report(model, data_cfg, FLAGS.annotations, FLAGS.images, output_dir,
-                                         FLAGS.max_images)
-            except (EvaluationError, ValueError) as e:
-                sys.exit(f"error: {e}")
-            print(head_report.format_report(report))
-            print(json.dumps(report))
-            return
-        if FLAGS.perfect_heads:
-            run = oracle_runner(data_cfg, decode_cfg, model, FLAGS.perfect_heads)
-        else:
-            run = model_runner(Predictor(model, data_cfg, decode_cfg))
-    else:
+        return runner(data_cfg, cf_flags.decode_config(data_cfg))
+    if FLAGS.saved_model:
         try:
             fn = load_saved_model(FLAGS.saved_model).signatures["serving_default"]
         except (FileNotFoundError, CheckpointError) as e:
             sys.exit(f"error: {e}")
-        run = model_runner(lambda images: fn(images=images))
+        return model_runner(lambda images: fn(images=images))
+    try:
+        model, _, data_cfg = restore_model(FLAGS.model_dir)
+    except (FileNotFoundError, CheckpointError) as e:
+        sys.exit(f"error: {e}")
+    decode_cfg = cf_flags.decode_config(data_cfg)
+    if decode_cfg.mask_clustering == "dbscan":
+        sys.exit("error: --mask_clustering=dbscan is the oracle's reference; models decode in graph mode")
+    if FLAGS.head_report:
+        _head_report(model, data_cfg, _output_dir())
+        return None
+    if FLAGS.perfect_heads:
+        return oracle_runner(data_cfg, decode_cfg, model, FLAGS.perfect_heads)
+    return model_runner(Predictor(model, data_cfg, decode_cfg))
+
+
+def _output_dir():
+    return FLAGS.output_dir or os.path.join(FLAGS.model_dir or FLAGS.saved_model or "runs/oracle", "eval")
+
+
+def main(argv):
+    del argv
+    _check_flags()
+    serving_runtime()
+    run = _runner()
+    if run is None:
+        return
+    output_dir = _output_dir()
     try:
         summary = evaluate(FLAGS.annotations, FLAGS.images, run, output_dir, FLAGS.max_images)
     except EvaluationError as e:

@@ -236,3 +236,21 @@ def test_load_saved_model_refuses_a_savedmodel_that_is_not_ours(tmp_path):
     tf.saved_model.save(module, str(tmp_path / "auto"))
     with pytest.raises(CheckpointError, match="SavedModel cannot run"):
         load_saved_model(str(tmp_path / "auto"))
+
+
+def test_flags_that_the_saved_run_fixes_are_refused_not_ignored(saved_model, tmp_path):
+    root, _ = saved_model
+    ann, images = COCO_SAMPLE / "person_keypoints.json", COCO_SAMPLE / "images"
+    runs = {
+        "--input_size": _cli("cf_tf.evaluate", f"--model_dir={root / 'model'}", "--input_size=401",
+                             f"--annotations={ann}", f"--images={images}", f"--output_dir={tmp_path / 'a'}"),
+        "--igo_sigma": _cli("cf_tf.evaluate", f"--saved_model={root / 'sm'}", "--igo_sigma=0.3",
+                            f"--annotations={ann}", f"--images={images}", f"--output_dir={tmp_path / 'b'}"),
+    }
+    for flag, proc in runs.items():
+        assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+        assert proc.stderr.strip().splitlines()[-1].startswith(f"error: {flag}: "), proc.stderr[-500:]
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+    other = _cli("cf_tf.export", f"--model_dir={root / 'model'}", f"--output={tmp_path / 'sm'}", "--backbone=resnet50")
+    assert other.returncode != 0 and "Unknown command line flag 'backbone'" in other.stderr
+    assert not (tmp_path / "sm").exists()
