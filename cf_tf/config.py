@@ -40,10 +40,6 @@ class Geometry:
         """Input pixels per cell of the "pose" or "seg" grid (cf_tf/outputs.py `grid`)."""
         return self.pose_stride if grid == "pose" else self.seg_stride
 
-    def unit(self, name):
-        """Input pixels of one unit of an offset output's `unit` field (radius, mid_scale, mask_scale)."""
-        return getattr(self, name)
-
 
 @dataclasses.dataclass(frozen=True)
 class DataConfig:

@@ -22,13 +22,13 @@ def test_the_output_table_is_the_papers():
 
 @pytest.mark.parametrize("pose_stride,seg_stride", [(8, 4), (16, 8)])
 def test_output_shapes_follow_the_strides_for_any_input_size(pose_stride, seg_stride):
-    model = build_model(ModelConfig(backbone="resnet_tiny", fusion_width=32, head_units=1,
-                                    geometry=Geometry(pose_stride=pose_stride, seg_stride=seg_stride)))
+    model_geometry = Geometry(pose_stride=pose_stride, seg_stride=seg_stride)
+    model = build_model(ModelConfig(backbone="resnet_tiny", fusion_width=32, head_units=1, geometry=model_geometry))
     for h, w in ((401, 401), (257, 257), (130, 217)):
         out = model(np.zeros((2, h, w, 3), np.float32))
         assert list(out) == list(OUTPUT_NAMES)
         for o in OUTPUTS:
-            s = seg_stride if o.grid == "seg" else pose_stride
+            s = model_geometry.stride(o.grid)
             assert tuple(out[o.name].shape) == (2, grid_size(h, s), grid_size(w, s), o.channels), o.name
             assert out[o.name].dtype.name == "float32"
 

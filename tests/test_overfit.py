@@ -55,7 +55,7 @@ def test_tiny_model_fits_its_training_images_to_the_gate(fixed_images):
     model = _run("cf_tf.evaluate", f"--model_dir={out / 'model'}", f"--annotations={ann}", f"--images={images}",
                  f"--output_dir={out / 'eval'}")
     oracle = _run("cf_tf.evaluate", "--oracle", f"--annotations={ann}", f"--images={images}",
-                  f"--output_dir={out / 'oracle'}", *size)
+                  f"--output_dir={out / 'oracle'}", f"--input_size={SIZE}")
     assert model["images"] == oracle["images"] == 8
     shares = {task: model[task]["AP"] / oracle[task]["AP"] for task in GATE}
     print(f"overfit gate: model / oracle AP = {shares} (model {model}, oracle {oracle})")

@@ -6,7 +6,8 @@ import tensorflow as tf
 
 from cf_tf.config import DataConfig, Geometry
 from cf_tf.data.targets import build_targets, sample_masks
-from cf_tf.constants import DIRECTED_EDGES, KEYPOINT_NAMES
+from cf_tf.constants import DIRECTED_EDGES, KEYPOINT_NAMES, grid_size
+from cf_tf.outputs import NAMES, OUTPUTS, WEIGHT_KEYS
 
 SIZE = 161
 CFG = DataConfig(crop_size=SIZE)
@@ -191,3 +192,14 @@ def test_sample_masks_is_the_box_mean_at_each_cell_centre(height, width, stride)
             y, x = i * stride, j * stride
             box = masks[max(y - half, 0): y + half + 1, max(x - half, 0): x + half + 1]
             np.testing.assert_allclose(got[i, j], box.mean(axis=(0, 1)), atol=1e-6)
+
+
+def test_targets_carry_every_output_of_the_table_on_its_grid_and_the_weight_maps():
+    t = targets([person({"nose": (80, 40), "right_shoulder": (60, 70)})], [box_mask(50, 30, 110, 140)])
+    assert set(t) == set(NAMES) | set(WEIGHT_KEYS) | {"instance"}
+    for o in OUTPUTS:
+        cells = grid_size(SIZE, CFG.geometry.stride(o.grid))
+        assert t[o.name].shape == (cells, cells, o.channels), o.name
+        # its weight map broadcasts to one weight per value (logits) or per 2-vector (offsets)
+        per = t[o.name].shape[:-1] + (o.vectors if o.kind == "offset" else o.channels,)
+        assert np.broadcast_shapes(o.weight(t).shape, per) == per, o.name
