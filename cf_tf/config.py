@@ -8,8 +8,8 @@ import dataclasses
 import json
 import os
 
-from cf_tf.files import write_json
 from cf_tf.constants import DISK_RADIUS, MASK_SCALE, MID_SCALE, POSE_STRIDES, SEG_STRIDES, SFM_THRESHOLD
+from cf_tf.files import write_json
 
 ANCHOR_RULES = ("right_shoulder", "mean_keypoints", "mask_mean")
 

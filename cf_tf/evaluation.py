@@ -3,7 +3,6 @@
 that scores them, and the head report's loop.
 """
 
-
 import contextlib
 import io
 import os
@@ -17,13 +16,13 @@ from cf_tf import coco as cf_coco
 from cf_tf import head_report
 from cf_tf.data import annotations as coco_ann
 from cf_tf.data import parser, schema
+from cf_tf.data.tfrecords import convert_image
 from cf_tf.files import write_json
 from cf_tf.oracle import ground_truth_people, perfect_outputs
 from cf_tf.outputs import NAMES
 from cf_tf.postprocess import dbscan_ref
 from cf_tf.postprocess.decode import decode_image
 from cf_tf.progress import Progress
-from cf_tf.data.tfrecords import convert_image
 
 
 class EvaluationError(RuntimeError):

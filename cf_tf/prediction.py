@@ -1,6 +1,5 @@
 """Running a SavedModel on image files: COCO-results JSON and a picture per image (python -m cf_tf.predict)."""
 
-
 import os
 import re
 

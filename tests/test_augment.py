@@ -4,8 +4,8 @@ import numpy as np
 import tensorflow as tf
 
 from cf_tf.config import DataConfig
-from cf_tf.data import augment, parser, pipeline, schema
 from cf_tf.constants import FLIP_PERM, KEYPOINT_NAMES
+from cf_tf.data import augment, parser, pipeline, schema
 
 J = {n: i for i, n in enumerate(KEYPOINT_NAMES)}
 

@@ -7,14 +7,13 @@ import tensorflow as tf
 
 from cf_tf.coco import full_size_mask
 from cf_tf.config import DataConfig, DecodeConfig
-from cf_tf.data import pipeline
-from cf_tf.data.targets import build_targets
 from cf_tf.constants import KEYPOINT_NAMES, OKS_SIGMAS, grid_size
-from cf_tf.outputs import OUTPUTS
+from cf_tf.data import pipeline, synth
+from cf_tf.data.targets import build_targets
 from cf_tf.oracle import perfect_outputs
+from cf_tf.outputs import OUTPUTS
 from cf_tf.postprocess import dbscan_ref, maskcentroid
 from cf_tf.postprocess.decode import decode_image, prepare_maps
-from cf_tf.data import synth
 
 SIZE = 257
 DATA = DataConfig(crop_size=SIZE, input_size=SIZE)

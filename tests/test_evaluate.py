@@ -15,8 +15,8 @@ from cf_tf import evaluation, head_report
 from cf_tf.config import DataConfig, DecodeConfig, ModelConfig
 from cf_tf.inference import Predictor
 from cf_tf.model.centerfocus import build_model
-from cf_tf.outputs import NAMES as OUTPUT_NAMES
 from cf_tf.oracle import perfect_outputs
+from cf_tf.outputs import NAMES as OUTPUT_NAMES
 from conftest import REPO, SAMPLES
 
 

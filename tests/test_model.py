@@ -7,8 +7,8 @@ from cf_tf.config import Geometry, ModelConfig
 from cf_tf.constants import DISK_RADIUS, grid_size
 from cf_tf.model import backbones
 from cf_tf.model.centerfocus import build_model
-from cf_tf.outputs import NAMES as OUTPUT_NAMES, OUTPUTS
 from cf_tf.model.complexity import summarize
+from cf_tf.outputs import NAMES as OUTPUT_NAMES, OUTPUTS
 
 TINY = ModelConfig(backbone="resnet_tiny", fusion_width=32, head_units=1)
 # the paper's outputs: 17 keypoints, their 2-D offsets, 32 directed edges' 2-D offsets, BHM, SFM, MaskCentroid

@@ -5,8 +5,8 @@ import pytest
 import tensorflow as tf
 
 from cf_tf.config import DataConfig, Geometry
-from cf_tf.data.targets import build_targets, sample_masks
 from cf_tf.constants import DIRECTED_EDGES, KEYPOINT_NAMES, grid_size
+from cf_tf.data.targets import build_targets, sample_masks
 from cf_tf.outputs import NAMES, OUTPUTS, WEIGHT_KEYS
 
 SIZE = 161

@@ -21,8 +21,8 @@ import cv2
 import numpy as np
 from pycocotools import mask as mask_utils
 
-from cf_tf.files import write_json
 from cf_tf.constants import KEYPOINT_NAMES, NUM_KEYPOINTS, PERSON_CATEGORY_ID, SKELETON_EDGES
+from cf_tf.files import write_json
 from cf_tf.progress import Progress
 
 

@@ -5,7 +5,6 @@ annotations into a serialized Example (evaluate uses it too, to build targets ex
 does); convert writes a whole annotation file as shards, atomically.
 """
 
-
 import multiprocessing
 import os
 import shutil
@@ -14,9 +13,9 @@ import tempfile
 import cv2
 import numpy as np
 
+from cf_tf.constants import NUM_KEYPOINTS
 from cf_tf.data import annotations as coco_ann
 from cf_tf.data.schema import encode_example
-from cf_tf.constants import NUM_KEYPOINTS
 from cf_tf.progress import Progress
 
 
