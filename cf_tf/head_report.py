@@ -20,9 +20,14 @@ from cf_tf.losses import l1_sums, l1_terms
 from cf_tf.outputs import BY_NAME, OUTPUTS
 
 # the outputs scored by L1, in table order, with KeyCentroid near its keypoint after KeyCentroid
-_L1 = tuple(o.name for o in OUTPUTS if o.report == "l1")
-OFFSETS = _L1[:1] + ("keycentroid_near",) + _L1[1:]
+OFFSETS = tuple(n for o in OUTPUTS if o.report == "l1"
+                for n in ((o.name, "keycentroid_near") if o.name == "keycentroid" else (o.name,)))
 _AUC = tuple(o.name for o in OUTPUTS if o.report == "auc")
+
+
+def _as_vectors(x):
+    """[..., C] -> [..., 2C] of (x, 0) pairs, so a scalar map is scored by l1_sums unchanged."""
+    return tf.reshape(tf.stack([x, tf.zeros_like(x)], -1), tf.concat([tf.shape(x)[:-1], [-1]], 0))
 
 
 def _offset_terms(outputs, targets, radius, pose_stride):
@@ -32,15 +37,11 @@ def _offset_terms(outputs, targets, radius, pose_stride):
     pred, kc_t, in_disk, vectors = terms["keycentroid"]
     dist = tf.norm(tf.reshape(kc_t, tf.concat([tf.shape(kc_t)[:-1], [NUM_KEYPOINTS, 2]], 0)), axis=-1) * radius
     terms["keycentroid_near"] = (pred, kc_t, in_disk * tf.cast(dist <= pose_stride, tf.float32), vectors)
-    # logit maps scored by L1 (the BHM) are probabilities per channel: score them as 2-vectors (p, 0)
-    # so l1_sums applies unchanged
+    # logit maps scored by L1 (the BHM): their probabilities, one 2-vector (p, 0) per channel
     for out in OUTPUTS:
         if out.kind == "logit" and out.report == "l1":
-            def as_vectors(x):
-                return tf.reshape(tf.stack([x, tf.zeros_like(x)], -1), tf.concat([tf.shape(x)[:-1], [-1]], 0))
-
             t = targets[out.name]
-            terms[out.name] = (as_vectors(tf.sigmoid(outputs[out.name])), as_vectors(t),
+            terms[out.name] = (_as_vectors(tf.sigmoid(outputs[out.name])), _as_vectors(t),
                                tf.broadcast_to(out.weight(targets), tf.shape(t)), out.channels)
     return terms
 

@@ -68,8 +68,8 @@ def serving_runtime():
 
     On a machine with no GPU, Grappler is turned off for this process: its rewrites do not make this
     graph faster on CPU, but they take a large share of every function's first call (README,
-    "Serving speed"). Process-wide, so training, whose fused gradients it does speed up, never calls
-    this; with a GPU its layout rewrites matter and it stays on.
+    "Serving speed"). It is process-wide, so training never calls this (its step was not measured
+    without Grappler); with a GPU, whose layout rewrites Grappler does, it stays on.
     """
     if not tf.config.list_physical_devices("GPU"):
         tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
