@@ -35,12 +35,13 @@ def full_size_mask(mask, height, width):
 def person_results(image_id, decoded, height, width, category_id=PERSON_CATEGORY_ID):
     """One COCO result per decoded person (numpy arrays of decode_image) of a height x width image:
     score, bbox (x, y, w, h), keypoints as (x, y, score) triples when any keypoint was found (people
-    found only by mask clustering have none), RLE segmentation when the mask is not empty."""
+    found only by mask clustering have none), RLE segmentation and its mask_score when the mask is not
+    empty."""
     results = []
     for k in range(int(decoded["num_people"])):
         x0, y0, x1, y1 = (float(v) for v in decoded["boxes"][k])
         entry = {"image_id": int(image_id), "category_id": category_id, "score": float(decoded["scores"][k]),
-                 "bbox": [x0, y0, x1 - x0, y1 - y0]}
+                 "mask_score": float(decoded["mask_scores"][k]), "bbox": [x0, y0, x1 - x0, y1 - y0]}
         kps = decoded["keypoints"][k]
         if kps[:, 2].max() > 0:
             entry["keypoints"] = [round(float(v), 2) for v in kps.reshape(-1)]
@@ -51,12 +52,13 @@ def person_results(image_id, decoded, height, width, category_id=PERSON_CATEGORY
 
 
 def results_for_image(image_id, decoded, height, width, category_id=PERSON_CATEGORY_ID):
-    """(keypoint results, segm results) for COCOeval from person_results. They carry no bbox: given
-    one, pycocotools' loadRes would take a result for a box and its area from the box."""
+    """(keypoint results, segm results) for COCOeval from person_results; a mask is scored by its
+    mask_score. They carry no bbox: given one, pycocotools' loadRes would take a result for a box and
+    its area from the box."""
     people = person_results(image_id, decoded, height, width, category_id)
     return ([{k: p[k] for k in ("image_id", "category_id", "keypoints", "score")} for p in people if "keypoints" in p],
-            [{k: p[k] for k in ("image_id", "category_id", "segmentation", "score")} for p in people
-             if "segmentation" in p])
+            [{"image_id": p["image_id"], "category_id": p["category_id"], "segmentation": p["segmentation"],
+              "score": p["mask_score"]} for p in people if "segmentation" in p])
 
 
 def evaluate(coco_gt, results, iou_type, image_ids):

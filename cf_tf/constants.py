@@ -74,9 +74,11 @@ SFM_THRESHOLD = 0.5
 # COCO's category id of a person, written into every result.
 PERSON_CATEGORY_ID = 1
 # Density clustering of mask-only people: histogram blur sigma (bins), peak window (bins), and the
-# radius (bins) of the embeddings averaged into each peak.
-CLUSTER_BLUR_SIGMA = 1.0
-CLUSTER_PEAK_WINDOW = 5
+# radius (bins) of the embeddings averaged into each peak. A 3-bin window keeps two peaks 2 bins
+# apart, as the DBSCAN reference (eps = CLUSTER_REFINE_BINS bins) keeps them: small people without
+# keypoints stand that close in crowds, and a 5-bin window or a 1-bin blur merged them.
+CLUSTER_BLUR_SIGMA = 0.5
+CLUSTER_PEAK_WINDOW = 3
 CLUSTER_REFINE_BINS = 1.5
 # Distance standing for "none" in nearest-something searches (larger than any canvas).
 FAR = 1e9

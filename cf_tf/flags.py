@@ -97,7 +97,8 @@ _DECODE_HELP = {
     "cluster_bin": "Histogram bin of the graph-mode density clustering, input pixels (integer).",
     "min_cluster_pixels": "Seg cells a mask-only cluster needs.",
     "mask_max_distance": "Cells whose embedding is farther (input pixels) from every centroid stay unassigned.",
-    "mask_only_score": "Score of a person found by mask clustering alone = this x its mean SFM probability.",
+    "mask_only_score": "Score of a person found by mask clustering alone = this x its mean SFM probability (its mask's "
+                       "score: this x its maskness).",
     "igo_sigma": "Instance-wise Gaussian optimisation sigma, seg-stride cells (paper sweeps 0.1-0.5; 0 = off).",
 }
 

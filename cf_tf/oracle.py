@@ -35,15 +35,17 @@ def ground_truth_people(features, decode_cfg):
     """The ground-truth people of parse_inference(..., with_targets=True) `features`, as the decoder
     returns people: each seg cell goes to its true owner (perfect assignment), and each person's
     soft map is resampled by the decoder's own resampler. Its segm AP is the ceiling set by the seg
-    grid and the resampling; keypoints are the labelled ground truth with score 1.
+    grid and the resampling; keypoints are the labelled ground truth with score 1, masks scored by
+    their maskness as the decoder scores them.
     """
     targets, kps, scale = features["targets"], features["keypoints"], features["scale"]
     n = tf.shape(kps)[0]
     height, width, per_pixel = maskcentroid.mask_size(scale, features["height"], features["width"])
     # one spare instance keeps the resampler's per-instance maps non-empty on images with nobody
-    masks = maskcentroid.instance_masks(targets["instance"], targets["sfm"][..., 0], n + 1, scale / per_pixel,
-                                        height, width, decode_cfg)[:n]
+    masks, maskness = maskcentroid.instance_masks(targets["instance"], targets["sfm"][..., 0], n + 1,
+                                                  scale / per_pixel, height, width, decode_cfg)
+    masks, maskness = masks[:n], maskness[:n]
     labelled = kps[..., 2:] > 0
     keypoints = tf.where(labelled, tf.concat([kps[..., :2] / scale, tf.ones_like(kps[..., 2:])], -1), 0.0)
-    return {"keypoints": keypoints, "scores": tf.ones([n]), "masks": masks,
+    return {"keypoints": keypoints, "scores": tf.ones([n]), "mask_scores": maskness, "masks": masks,
             "boxes": maskcentroid.boxes_from_masks(masks) / per_pixel, "num_people": n}

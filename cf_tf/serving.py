@@ -4,7 +4,8 @@ Signatures (SPEC "Command line"):
   serving_default(images: uint8 [B, H, W, 3], any H, W)
   serve_bytes(image_bytes: string [B])   JPEG or PNG; the images of one call must share a size
 both returning keypoints float32 [B, N, 17, 3] (x, y, score in input-image pixels), scores float32
-[B, N], masks uint8 [B, N, h, w], boxes float32 [B, N, 4] (x0, y0, x1, y1), num_people int32 [B].
+[B, N], mask_scores float32 [B, N] (score times maskness: the score of a mask), masks uint8
+[B, N, h, w], boxes float32 [B, N, 4] (x0, y0, x1, y1), num_people int32 [B].
 Masks are at the image's size (h, w = H, W) when its longest side fits the canvas (--input_size), else
 at the canvas's (h, w = H, W times input_size / max(H, W), rounded), so their memory is bounded
 whatever the input: resize them to H x W with nearest-neighbour sampling of pixel centres

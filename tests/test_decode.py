@@ -86,6 +86,7 @@ def test_empty_outputs_give_valid_empty_results():
     assert out["keypoints"].shape == (DECODE.max_people, 17, 3) and not out["keypoints"].any()
     assert out["masks"].shape == (DECODE.max_people, SIZE, SIZE) and not out["masks"].any()
     assert out["masks"].dtype == np.uint8 and not out["boxes"].any() and not out["scores"].any()
+    assert not out["mask_scores"].any()
 
 
 @pytest.mark.parametrize("height,width,mask_shape", [
@@ -159,6 +160,42 @@ def test_20px_person_comes_back_at_image_resolution(keypoints):
     assert out["num_people"] == 2
     ious = [_iou(out["masks"][k], m_small) for k in range(2)]
     assert max(ious) >= 0.8, ious
+
+
+def test_mask_scores_are_the_detection_score_times_maskness():
+    """A mask's score (segm results) is its person's score times its maskness, the mean resampled soft
+    map over the mask: about 1 for a big person on whole cells, lower for a small one drawn from
+    partly covered cells; mask-only people take mask_only_score as their detection score."""
+    big = np.zeros((17, 3), np.float32)
+    big[J["right_shoulder"]] = (60.5, 80.5, 2)
+    big[J["nose"]] = (70.5, 50.5, 2)
+    m_big = np.zeros((SIZE, SIZE), np.float32)
+    m_big[40:200, 40:120] = 1
+    m_small = np.zeros_like(m_big)
+    m_small[113:124, 183:194] = 1             # 11 x 11 px, no keypoints: found by the clustering
+    out = _decode([big, np.zeros((17, 3), np.float32)], [m_big, m_small])
+    assert out["num_people"] == 2
+    k_big = int(np.argmax(out["masks"].sum((1, 2))))
+    k_small = 1 - k_big
+    maskness = out["mask_scores"][:2] / np.array([out["scores"][k_big] if k == k_big else DECODE.mask_only_score
+                                                  for k in range(2)])
+    assert maskness[k_big] > 0.95 and 0.5 < maskness[k_small] < 0.85, maskness
+    assert out["keypoints"][k_small, :, 2].max() == 0 and out["keypoints"][k_big, :, 2].max() > 0
+    assert not out["mask_scores"][2:].any()
+
+
+def test_small_people_without_keypoints_side_by_side_stay_apart():
+    """Three 8 x 12 px people without keypoints, 10 px apart (a crowd far away): the density
+    clustering keeps one peak each, as the DBSCAN reference does (a 5-bin window merged them)."""
+    masks = []
+    for x in (100, 110, 120):
+        m = np.zeros((SIZE, SIZE), np.float32)
+        m[100:112, x:x + 8] = 1
+        masks.append(m)
+    out = _decode(np.zeros((3, 17, 3), np.float32), masks)
+    assert out["num_people"] == 3
+    for m in masks:
+        assert max(_iou(out["masks"][k], m) for k in range(3)) >= 0.5
 
 
 def test_graph_mask_assignment_agrees_with_dbscan(sample_records):

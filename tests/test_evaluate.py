@@ -31,15 +31,19 @@ def test_oracle_on_coco_sample(tmp_path):
     """Ceiling of representation + decoder on real COCO with crowds (SPEC "Evaluation").
 
     segm is bounded by the seg grid: the ground-truth people, every cell given to its true owner and
-    resampled by the decoder, score 0.844 on these images (many people under 32x32 px); see README.
-    Masks resampled from cells labelled whole scored 0.666: the bound below keeps that from returning.
+    resampled by the decoder, score 0.89 on these images (many people under 32x32 px); see README.
+    Masks resampled from cells labelled whole scored 0.666, masks scored by the person's score alone
+    0.833, mask-only people clustered with a 5-bin peak window 0.836: the bound keeps them from returning.
     """
     summary = _oracle("coco", tmp_path)
     assert summary["images"] == 57
     assert summary["keypoints"]["AP"] >= 0.90
-    assert summary["segm"]["AP"] >= 0.83 and summary["segm"]["APL"] >= 0.95
+    assert summary["segm"]["AP"] >= 0.85 and summary["segm"]["APL"] >= 0.95
     results = json.loads((tmp_path / "segm_results.json").read_text())
-    assert results and all("counts" in r["segmentation"] and 0 < r["score"] for r in results)
+    assert results and all("counts" in r["segmentation"] and 0 < r["score"] <= 1 for r in results)
+    # a mask is scored by its own quality, not by its person's keypoints: they are not one list
+    kp_scores = sorted(r["score"] for r in json.loads((tmp_path / "keypoints_results.json").read_text()))
+    assert sorted(r["score"] for r in results)[-len(kp_scores):] != kp_scores
     # the results load against the ground truth as COCO results
     COCO(str(SAMPLES["coco"][0])).loadRes(str(tmp_path / "keypoints_results.json"))
 
@@ -52,12 +56,12 @@ def test_perfect_assignment_is_the_ceiling_of_the_oracle(tmp_path):
     run = evaluation.perfect_assignment_runner(data, DecodeConfig.matching(data))
     summary = evaluation.evaluate(str(ann), str(images), run, str(tmp_path), log=lambda m: None)
     assert summary["images"] == 57 and summary["keypoints"]["AP"] == 1.0
-    assert summary["segm"]["AP"] >= 0.84
+    assert summary["segm"]["AP"] >= 0.88
 
 
 def test_oracle_on_ochuman_sample(tmp_path):
     summary = _oracle("ochuman", tmp_path)
-    assert summary["keypoints"]["AP"] >= 0.75 and summary["segm"]["AP"] >= 0.70
+    assert summary["keypoints"]["AP"] >= 0.75 and summary["segm"]["AP"] >= 0.75
 
 
 def test_no_detections_score_zero_not_crash(tmp_path):
@@ -122,7 +126,7 @@ def test_perfect_heads_replace_only_the_named_outputs(tmp_path):
     pixels = tf.io.decode_jpeg((images / img["file_name"]).read_bytes(), channels=3)
     own = {k: v.numpy()[0] for k, v in Predictor(model, data, decode)(pixels[None]).items()}
     assert oracle["num_people"] >= 2
-    for key in ("keypoints", "scores", "masks", "num_people"):
+    for key in ("keypoints", "scores", "mask_scores", "masks", "num_people"):
         np.testing.assert_array_equal(all_perfect[key], oracle[key])
         np.testing.assert_allclose(none_perfect[key], own[key], atol=1e-3)
     assert not np.array_equal(none_perfect["keypoints"], oracle["keypoints"])

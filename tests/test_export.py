@@ -77,8 +77,9 @@ def test_savedmodel_runs_without_cf_tf_and_matches_in_process(saved_model, tmp_p
     kps = out["a_keypoints"][0, :k]
     assert np.all((kps[..., 0] >= 0) & (kps[..., 0] <= w) & (kps[..., 1] >= 0) & (kps[..., 1] <= h))
     assert not out["a_keypoints"][0, k:].any() and not out["a_masks"][0, k:].any()
-    for key in ("keypoints", "scores", "masks", "boxes", "num_people"):
+    for key in ("keypoints", "scores", "mask_scores", "masks", "boxes", "num_people"):
         np.testing.assert_array_equal(out["a_" + key], out["b_" + key])
+    assert np.all(out["a_mask_scores"][0] <= out["a_scores"][0] + 1e-6) and not out["a_mask_scores"][0, k:].any()
     mine = predictor(tf.io.decode_jpeg(JPEG.read_bytes(), channels=3)[None])
     np.testing.assert_allclose(mine["keypoints"].numpy(), out["a_keypoints"], atol=1e-3)
     np.testing.assert_array_equal(mine["masks"].numpy(), out["a_masks"])

@@ -14,6 +14,11 @@ The goal is 0.90 for both tasks. History (model / oracle AP, keypoints and segm)
 raised the oracle's segm on these images from 0.770 to 0.927 and the model's from 0.660 to 0.744
 (anchors snapped onto the embeddings), a share of 0.80 of the new oracle: segm is asserted at 0.75,
 one notch below, because on these 21 people one person crossing an IoU threshold moves it ~0.05.
+
+The share is the mean over two initialisations (SEEDS). One draw was not a property of the design:
+the same code and seed gave 0.95 / 0.80 on one machine and 0.91 / 0.66 on another (another CPU,
+other float rounding, another trajectory), and seeds 0 / 1 / 2 on that second machine, with masks
+scored by maskness, gave 0.91 / 0.73, 0.95 / 0.84, 1.00 / 0.82.
 """
 
 import json
@@ -31,11 +36,23 @@ STEPS, BATCH, SIZE = 1500, 4, 257
 NO_AUGMENTATION = ["--scale_min=1", "--scale_max=1", "--max_rotation=0", "--flip_prob=0", "--max_shift=0"]
 
 
+SEEDS = (0, 1)
+
+
+def _start(module, *args):
+    return subprocess.Popen([sys.executable, "-m", module, *args], cwd=REPO, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def _result(proc, module):
+    """The JSON object on the last output line of a finished `python -m module`."""
+    out, err = proc.communicate()
+    assert proc.returncode == 0, f"{module} failed:\n{out[-3000:]}\n{err[-3000:]}"
+    return json.loads(out.strip().splitlines()[-1])
+
+
 def _run(module, *args):
-    """Runs `python -m module args`, returns the JSON object on its last output line."""
-    proc = subprocess.run([sys.executable, "-m", module, *args], cwd=REPO, capture_output=True, text=True)
-    assert proc.returncode == 0, f"{module} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return _result(_start(module, *args), module)
 
 
 @pytest.fixture(scope="module")
@@ -48,19 +65,20 @@ def fixed_images(tmp_path_factory):
 def test_tiny_model_fits_its_training_images_to_the_gate(fixed_images):
     out, ann, images, records = fixed_images
     size = [f"--crop_size={SIZE}", f"--input_size={SIZE}"]
-    trained = _run("cf_tf.train", "--flagfile=experiments/tiny.flags", f"--model_dir={out / 'model'}",
-                   f"--train_records={records}", f"--train_steps={STEPS}", f"--batch_size={BATCH}",
-                   f"--checkpoint_every={STEPS}", *size, *NO_AUGMENTATION)
-    assert trained["step"] == STEPS
-    model = _run("cf_tf.evaluate", f"--model_dir={out / 'model'}", f"--annotations={ann}", f"--images={images}",
-                 f"--output_dir={out / 'eval'}")
+    training = [_start("cf_tf.train", "--flagfile=experiments/tiny.flags", f"--model_dir={out / f'model{seed}'}",
+                       f"--train_records={records}", f"--train_steps={STEPS}", f"--batch_size={BATCH}",
+                       f"--checkpoint_every={STEPS}", f"--seed={seed}", *size, *NO_AUGMENTATION) for seed in SEEDS]
+    assert all(_result(proc, "cf_tf.train")["step"] == STEPS for proc in training)
+    models = [_run("cf_tf.evaluate", f"--model_dir={out / f'model{seed}'}", f"--annotations={ann}",
+                   f"--images={images}", f"--output_dir={out / f'eval{seed}'}") for seed in SEEDS]
     oracle = _run("cf_tf.evaluate", "--oracle", f"--annotations={ann}", f"--images={images}",
                   f"--output_dir={out / 'oracle'}", f"--input_size={SIZE}")
-    assert model["images"] == oracle["images"] == 8
-    shares = {task: model[task]["AP"] / oracle[task]["AP"] for task in GATE}
-    print(f"overfit gate: model / oracle AP = {shares} (model {model}, oracle {oracle})")
+    assert all(m["images"] == oracle["images"] == 8 for m in models)
+    shares = {task: [m[task]["AP"] / oracle[task]["AP"] for m in models] for task in GATE}
+    print(f"overfit gate: model / oracle AP per seed {SEEDS} = {shares} (models {models}, oracle {oracle})")
     for task, floor in GATE.items():
         assert floor <= GOAL
-        assert shares[task] >= floor, (
-            f"{task}: the model reaches {model[task]['AP']:.3f} AP on its own training images, "
-            f"{shares[task]:.2f} of the oracle's {oracle[task]['AP']:.3f}; the gate asks for {floor:.2f}")
+        mean = sum(shares[task]) / len(SEEDS)
+        assert mean >= floor, (
+            f"{task}: the models reach {[m[task]['AP'] for m in models]} AP on their own training images, "
+            f"a mean {mean:.2f} of the oracle's {oracle[task]['AP']:.3f}; the gate asks for {floor:.2f}")

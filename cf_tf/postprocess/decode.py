@@ -12,7 +12,7 @@ import tensorflow as tf
 from cf_tf.constants import NUM_KEYPOINTS
 from cf_tf.postprocess import hough, maskcentroid, poseseg
 
-OUTPUT_KEYS = ("keypoints", "scores", "masks", "boxes", "num_people")
+OUTPUT_KEYS = ("keypoints", "scores", "mask_scores", "masks", "boxes", "num_people")
 _INVALID_KEY = 10.0   # sorts after every valid person (assign_cells)
 
 
@@ -76,15 +76,22 @@ def assign_cells(maps, kps, kp_scores, kp_valid, canvas_size, cfg, cluster_fn=No
 
 def to_image(owner, sfm_prob, keypoints, scores, valid, scale, height, width, cfg):
     """The kept people in original-image pixels: masks resampled from the seg grid (IGO, bilinear
-    owner, bicubic threshold; maskcentroid.instance_masks), keypoints clipped to the image, boxes."""
+    owner, bicubic threshold; maskcentroid.instance_masks), keypoints clipped to the image, boxes.
+
+    A mask's score (the segm results' score) is the person's detection score times its maskness:
+    the keypoint score for people with keypoints, mask_only_score for mask-only people (whose
+    `scores` already hold their mean SFM probability, which maskness replaces)."""
     mask_h, mask_w, per_pixel = maskcentroid.mask_size(scale, height, width)
-    masks = maskcentroid.instance_masks(owner, sfm_prob[..., 0], cfg.max_people, scale / per_pixel,
-                                        mask_h, mask_w, cfg)
+    masks, maskness = maskcentroid.instance_masks(owner, sfm_prob[..., 0], cfg.max_people, scale / per_pixel,
+                                                  mask_h, mask_w, cfg)
+    has_keypoints = tf.reduce_any(keypoints[..., 2] > 0, -1)
+    detection = tf.where(has_keypoints, scores, cfg.mask_only_score)
     size = tf.cast(tf.stack([width, height]), tf.float32)   # the canvas pads beyond the image
     keypoints = tf.concat([tf.clip_by_value(keypoints[..., :2] / scale, 0.0, size), keypoints[..., 2:]], -1)
     return {
         "keypoints": tf.where(valid[:, None, None], keypoints, 0.0),
         "scores": scores,
+        "mask_scores": tf.where(valid, detection * maskness, 0.0),
         "masks": masks,
         "boxes": maskcentroid.boxes_from_masks(masks) / per_pixel,
         "num_people": tf.reduce_sum(tf.cast(valid, tf.int32)),
@@ -97,7 +104,8 @@ def decode_image(outputs, scale, height, width, canvas_size, cfg, cluster_fn=Non
     outputs: unbatched raw network outputs; scale: canvas pixels per original pixel; height, width:
     original image size; canvas_size: the square network input side. cluster_fn overrides the
     graph-mode density clustering (the DBSCAN reference passes its own).
-    Returns keypoints [N, 17, 3], scores [N], masks uint8 [N, h, w], boxes [N, 4], num_people int32
+    Returns keypoints [N, 17, 3], scores [N], mask_scores [N] (the score of each mask: to_image),
+    masks uint8 [N, h, w], boxes [N, 4], num_people int32
     (N = cfg.max_people; rows past num_people are zero), in original pixels, except that the masks
     of an image larger than the canvas come at the canvas's resolution (h, w = the image's size
     times canvas_size / its longest side; `mask_size`): resize them to the image (cf_tf/coco.py
@@ -115,6 +123,7 @@ def decode_batch(outputs, scales, height, width, canvas_size, cfg):
     signature = {
         "keypoints": tf.TensorSpec([cap, NUM_KEYPOINTS, 3], tf.float32),
         "scores": tf.TensorSpec([cap], tf.float32),
+        "mask_scores": tf.TensorSpec([cap], tf.float32),
         "masks": tf.TensorSpec([cap, None, None], tf.uint8),
         "boxes": tf.TensorSpec([cap, 4], tf.float32),
         "num_people": tf.TensorSpec([], tf.int32),

@@ -7,7 +7,8 @@ clustered by density: voted into a histogram, blurred, peaks. Every cell then go
 centroid (Eq. 5) within `mask_max_distance`, and each instance's soft map (its cells' SFM
 probability) is smoothed by instance-wise Gaussian optimisation (IGO) and resampled to the mask
 pixels before the 0.5 threshold (`instance_masks`): outlines finer than a cell survive, as in
-Panoptic-DeepLab's upsampling before grouping.
+Panoptic-DeepLab's upsampling before grouping. The mean of that resampled map over a mask (its
+maskness, SOLOv2's mask score) scores the mask.
 """
 
 import tensorflow as tf
@@ -148,7 +149,8 @@ def _resample_at(soft, label, rows, wy, cols, wx):
 
 
 def instance_masks(instance, sfm_prob, n, step, height, width, cfg):
-    """uint8 [n, height, width] masks from the seg-grid instance map and SFM probability [Hs, Ws].
+    """(uint8 masks [n, height, width], maskness [n]) from the seg-grid instance map and the SFM
+    probability [Hs, Ws].
 
     Instance k's soft map is the SFM probability of its cells, blurred by IGO (sigma in seg cells).
     Each mask pixel goes to the instance whose soft map, resampled bilinearly, is largest there (only
@@ -156,6 +158,10 @@ def instance_masks(instance, sfm_prob, n, step, height, width, cfg):
     and is kept where that instance's map, resampled bicubically, is >= sfm_threshold. Bicubic keeps
     limbs and small people that a cell's coverage blurs below 0.5 (README, "Masks at image
     resolution", has the perfect-assignment AP of both).
+
+    Maskness (SOLOv2's mask score) is the mean of that resampled map over the mask's pixels (0 for an
+    empty mask): near 1 where the outline was sure, lower where it was drawn from partly covered
+    cells, as for people a few cells wide, whose masks match their outline least.
     """
     soft = tf.cast(tf.equal(instance[..., None], tf.range(n)), tf.float32) * sfm_prob[..., None]
     if cfg.igo_sigma > 0:
@@ -168,10 +174,14 @@ def instance_masks(instance, sfm_prob, n, step, height, width, cfg):
     value = _resample_at(soft, tf.stack(candidates), rows, wy, cols, wx)                # [4, H, W]
     label = tf.gather(tf.stack(candidates, -1), tf.argmax(value, 0, output_type=tf.int32)[..., None],
                       batch_dims=2)[..., 0]
-    kept = _resample_at(soft, label, *_taps(height, shape[0], step, cfg, cubic=True),
-                        *_taps(width, shape[1], step, cfg, cubic=True)) >= cfg.sfm_threshold
-    label = tf.where(kept, label, -1)
-    return tf.cast(tf.equal(label[None], tf.range(n)[:, None, None]), tf.uint8)
+    value = _resample_at(soft, label, *_taps(height, shape[0], step, cfg, cubic=True),
+                         *_taps(width, shape[1], step, cfg, cubic=True))
+    label = tf.where(value >= cfg.sfm_threshold, label, n)    # n: no instance
+    flat = tf.reshape(label, [-1])
+    total = tf.math.unsorted_segment_sum(tf.minimum(tf.reshape(value, [-1]), 1.0), flat, n + 1)[:n]
+    count = tf.math.unsorted_segment_sum(tf.ones_like(flat, tf.float32), flat, n + 1)[:n]
+    masks = tf.cast(tf.equal(label[None], tf.range(n)[:, None, None]), tf.uint8)
+    return masks, total / tf.maximum(count, 1.0)
 
 
 def boxes_from_masks(masks):
