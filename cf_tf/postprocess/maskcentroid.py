@@ -131,20 +131,24 @@ def _taps(size, cells, step, cfg, cubic):
     return tf.clip_by_value(idx, 0, cells - 1), w
 
 
-def _resample_at(soft, label, rows, wy, cols, wx):
-    """sum over taps of wy * wx * soft[row, col, label[..., u]] for each mask pixel u (label [..., H, W]).
+def _resample_at(soft, label, taps, points):
+    """sum over taps of wy * wx * soft[row, col, label[..., m]] at each of the mask pixels `points`
+    [M, 2] (y, x), for label [..., M]; taps: (rows, wy, cols, wx) of _taps along y and along x.
 
     All taps are gathered at once (one flat gather is much faster than gather_nd, and one op per tap
     made the graph, and so a SavedModel's first call, much larger); summed in tap order."""
     shape = tf.shape(soft)
+    rows, wy, cols, wx = taps
     ty, tx = rows.shape[0], cols.shape[0]
-    cell = rows[:, None, :, None] * shape[1] + cols[None, :, None, :]                  # [Ty, Tx, H, W]
-    label = label[..., None, None, :, :]
-    terms = (wy[:, None, :, None] * wx[None, :, None, :]) * tf.gather(tf.reshape(soft, [-1]), cell * shape[2] + label)
-    terms = tf.reshape(terms, tf.concat([tf.shape(label)[:-4], [ty * tx], tf.shape(terms)[-2:]], 0))
-    value = terms[..., 0, :, :]
+    rows, wy = tf.gather(rows, points[:, 0], axis=1), tf.gather(wy, points[:, 0], axis=1)     # [Ty, M]
+    cols, wx = tf.gather(cols, points[:, 1], axis=1), tf.gather(wx, points[:, 1], axis=1)     # [Tx, M]
+    cell = rows[:, None, :] * shape[1] + cols[None, :, :]                                     # [Ty, Tx, M]
+    label = label[..., None, None, :]
+    terms = (wy[:, None, :] * wx[None, :, :]) * tf.gather(tf.reshape(soft, [-1]), cell * shape[2] + label)
+    terms = tf.reshape(terms, tf.concat([tf.shape(label)[:-3], [ty * tx], tf.shape(terms)[-1:]], 0))
+    value = terms[..., 0, :]
     for t in range(1, ty * tx):
-        value += terms[..., t, :, :]
+        value += terms[..., t, :]
     return value
 
 
@@ -162,25 +166,38 @@ def instance_masks(instance, sfm_prob, n, step, height, width, cfg):
     Maskness (SOLOv2's mask score) is the mean of that resampled map over the mask's pixels (0 for an
     empty mask): near 1 where the outline was sure, lower where it was drawn from partly covered
     cells, as for people a few cells wide, whose masks match their outline least.
+
+    Only the pixels where the result can differ from the plain rule are resampled: the candidates of
+    most pixels agree, and a pixel whose bicubic taps all see empty cells stays empty; the outputs are
+    those of resampling every pixel.
     """
     soft = tf.cast(tf.equal(instance[..., None], tf.range(n)), tf.float32) * sfm_prob[..., None]
     if cfg.igo_sigma > 0:
         soft = blur(soft, tf.tile(gaussian_kernels([cfg.igo_sigma]), [1, n]))
     shape = tf.shape(soft)
     best = tf.reshape(tf.argmax(soft, -1, output_type=tf.int32), [-1])               # [Hs * Ws]
-    rows, wy = _taps(height, shape[0], step, cfg, cubic=False)
-    cols, wx = _taps(width, shape[1], step, cfg, cubic=False)
-    candidates = [tf.gather(best, rows[i][:, None] * shape[1] + cols[j][None, :]) for i in range(2) for j in range(2)]
-    value = _resample_at(soft, tf.stack(candidates), rows, wy, cols, wx)                # [4, H, W]
-    label = tf.gather(tf.stack(candidates, -1), tf.argmax(value, 0, output_type=tf.int32)[..., None],
-                      batch_dims=2)[..., 0]
-    value = _resample_at(soft, label, *_taps(height, shape[0], step, cfg, cubic=True),
-                         *_taps(width, shape[1], step, cfg, cubic=True))
-    label = tf.where(value >= cfg.sfm_threshold, label, n)    # n: no instance
-    flat = tf.reshape(label, [-1])
-    total = tf.math.unsorted_segment_sum(tf.minimum(tf.reshape(value, [-1]), 1.0), flat, n + 1)[:n]
-    count = tf.math.unsorted_segment_sum(tf.ones_like(flat, tf.float32), flat, n + 1)[:n]
-    masks = tf.cast(tf.equal(label[None], tf.range(n)[:, None, None]), tf.uint8)
+    bilinear = (*_taps(height, shape[0], step, cfg, cubic=False), *_taps(width, shape[1], step, cfg, cubic=False))
+    rows, _, cols, _ = bilinear
+    corners = [rows[i][:, None] * shape[1] + cols[j][None, :] for i in range(2) for j in range(2)]
+    candidates = tf.stack([tf.gather(best, c) for c in corners], -1)                  # [H, W, 4]
+    label = candidates[..., 0]
+    contested = tf.where(tf.reduce_any(tf.not_equal(candidates, label[..., None]), -1))   # [M, 2]
+    choices = tf.gather_nd(candidates, contested)                                      # [M, 4]
+    value = _resample_at(soft, tf.transpose(choices), bilinear, contested)             # [4, M]
+    owner = tf.gather(choices, tf.argmax(value, 0, output_type=tf.int32)[:, None], batch_dims=1)[:, 0]
+    label = tf.tensor_scatter_nd_update(label, contested, owner)
+    # a pixel's bicubic taps lie within 2 cells of its first bilinear tap: beyond, every soft map is 0
+    near_soft = tf.nn.max_pool2d(tf.cast(tf.reduce_max(soft, -1) > 0, tf.float32)[None, ..., None], 5, 1, "SAME")
+    near = tf.where(tf.gather(tf.reshape(near_soft, [-1]), corners[0]) > 0)            # [M, 2]
+    bicubic = (*_taps(height, shape[0], step, cfg, cubic=True), *_taps(width, shape[1], step, cfg, cubic=True))
+    near_label = tf.gather_nd(label, near)
+    value = _resample_at(soft, near_label, bicubic, near)
+    kept = value >= cfg.sfm_threshold
+    points, label, value = tf.boolean_mask(near, kept), tf.boolean_mask(near_label, kept), tf.boolean_mask(value, kept)
+    total = tf.math.unsorted_segment_sum(tf.minimum(value, 1.0), label, n)
+    count = tf.math.unsorted_segment_sum(tf.ones_like(value), label, n)
+    label_map = tf.tensor_scatter_nd_update(tf.fill([height, width], n), points, label)
+    masks = tf.one_hot(label_map, n, on_value=tf.constant(1, tf.uint8), off_value=tf.constant(0, tf.uint8), axis=0)
     return masks, total / tf.maximum(count, 1.0)
 
 

@@ -27,31 +27,32 @@ def bilinear_sample(grid, xy, stride):
             + fy * ((1 - fx) * at(y1, x0) + fx * at(y1, x1)))
 
 
-def _nearest_cell(grid, xy, stride):
-    """(row, col) int32 [M] of the cell of grid [H, W, C] whose centre is nearest to xy [M, 2]."""
-    shape = tf.shape(grid)
-    col = tf.clip_by_value(tf.cast(tf.round((xy[:, 0] - 0.5) / stride), tf.int32), 0, shape[1] - 1)
-    row = tf.clip_by_value(tf.cast(tf.round((xy[:, 1] - 0.5) / stride), tf.int32), 0, shape[0] - 1)
-    return row, col
+def _nearest_cell(xy, stride, shape):
+    """(col, row) int32 [M, 2] of the cell of a grid of `shape` [H, W, ...] whose centre is nearest
+    to each point xy [M, 2]."""
+    return tf.clip_by_value(tf.cast(tf.round((xy - 0.5) / stride), tf.int32), 0, tf.stack([shape[1], shape[0]]) - 1)
 
 
 def nearest_sample(grid, xy, stride):
     """grid [H, W, C] read at the cell nearest to each point xy [M, 2]: [M, C]."""
-    row, col = _nearest_cell(grid, xy, stride)
-    return tf.gather_nd(grid, tf.stack([row, col], -1))
+    return tf.gather_nd(grid, tf.reverse(_nearest_cell(xy, stride, tf.shape(grid)), [1]))
 
 
-def nearest_cell_targets(grid, xy, stride, unit):
-    """Points each grid offset field points at, read at the cell nearest to xy [M, 2].
+def cell_target_reader(grid, stride, unit):
+    """A function (xy [M, 2], vector [M] int32) -> [M, 2]: the point that offset vector `vector` of
+    grid [H, W, 2V] (offsets in `unit` pixels from cell centres) points at, c + unit * offset(c),
+    read at the cell c nearest to each xy. Reading one cell (not blending four) keeps two people's
+    offset fields apart where their disks meet. The grid's flat view and shape are made once, here,
+    so that a graph loop calling the reader runs only the per-point ops."""
+    shape = tf.shape(grid)
+    flat = tf.reshape(grid, [-1])
 
-    grid [H, W, C] holds offsets (in `unit` pixels) from cell centres; returns [M, C/2, 2] absolute
-    positions c + unit * offset(c). Reading one cell (not blending four) keeps two people's offset
-    fields apart where their disks meet.
-    """
-    row, col = _nearest_cell(grid, xy, stride)
-    centre = tf.stack([tf.cast(col, tf.float32), tf.cast(row, tf.float32)], -1) * stride + 0.5
-    offsets = tf.reshape(tf.gather_nd(grid, tf.stack([row, col], -1)), [tf.shape(xy)[0], -1, 2])
-    return centre[:, None] + unit * offsets
+    def read(xy, vector):
+        cell = _nearest_cell(xy, stride, shape)
+        index = ((cell[:, 1] * shape[1] + cell[:, 0]) * shape[2] + 2 * vector)[:, None] + tf.constant([0, 1])
+        return tf.cast(cell, tf.float32) * stride + 0.5 + unit * tf.gather(flat, index)
+
+    return read
 
 
 def gaussian_kernels(sigmas, peak_one=False):

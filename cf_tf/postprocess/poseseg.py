@@ -3,8 +3,9 @@
 Candidates of all keypoints are popped in score order. One within `nms_radius` of the same keypoint
 of a person already found is dropped; otherwise it starts a new person, grown breadth-first along
 the 32 directed skeleton edges: b = a + mid(a->b)(a), refined `refine_steps` times by
-b = b + R * KeyCentroid_b(b) (offsets read at the nearest cell). Growth depends only on the seed, so every candidate's skeleton is grown
-at once, vectorised (16 steps, whatever the number of people); only the queue itself is sequential.
+b = b + R * KeyCentroid_b(b) (offsets read at the nearest cell). Growth depends only on the seed, so
+every candidate's skeleton is grown at once, vectorised (16 steps, whatever the number of people);
+only the queue itself is sequential.
 Then OKS-based NMS over people.
 """
 
@@ -15,7 +16,7 @@ import tensorflow as tf
 
 from cf_tf.constants import DIRECTED_EDGES, NUM_KEYPOINTS, OKS_SIGMAS
 from cf_tf.postprocess.hough import keypoint_scores
-from cf_tf.postprocess.ops import nearest_cell_targets, nearest_sample
+from cf_tf.postprocess.ops import cell_target_reader, nearest_sample
 
 
 def bfs_edge_order():
@@ -45,16 +46,15 @@ def grow(seed_xy, seed_j, maps, canvas_size, cfg):
     rows = tf.range(m)
     xy = tf.scatter_nd(tf.stack([rows, seed_j], -1), seed_xy, [m, NUM_KEYPOINTS, 2])
     order = tf.gather(tf.constant(_ORDER), seed_j)                         # [M, 16]
+    mid_target = cell_target_reader(maps["mid_offsets"], cfg.geometry.pose_stride, cfg.geometry.mid_scale)
+    keypoint_target = cell_target_reader(maps["keycentroid"], cfg.geometry.pose_stride, cfg.geometry.radius)
 
     def step(i, xy):
         e = order[:, i]
         a, b = tf.gather(_SRC, e), tf.gather(_DST, e)
-        pa = tf.gather(xy, a, axis=1, batch_dims=1)
-        mid = nearest_cell_targets(maps["mid_offsets"], pa, cfg.geometry.pose_stride, cfg.geometry.mid_scale)
-        pb = tf.gather(mid, e, axis=1, batch_dims=1)
+        pb = mid_target(tf.gather(xy, a, axis=1, batch_dims=1), e)
         for _ in range(cfg.refine_steps):
-            kc = nearest_cell_targets(maps["keycentroid"], pb, cfg.geometry.pose_stride, cfg.geometry.radius)
-            pb = tf.gather(kc, b, axis=1, batch_dims=1)
+            pb = keypoint_target(pb, b)
         pb = tf.clip_by_value(pb, 0.0, float(canvas_size))
         return i + 1, tf.tensor_scatter_nd_update(xy, tf.stack([rows, b], -1), pb)
 
@@ -124,28 +124,34 @@ def merge_fragments(xy, score, valid, maps, cfg):
     cap = cfg.max_people
     found = (score >= cfg.anchor_min_score) & valid[:, None]                      # [P, 17]
     pts = tf.reshape(xy, [-1, 2])
-    emb = nearest_cell_targets(maps["maskcentroid"], pts, cfg.geometry.seg_stride, cfg.geometry.mask_scale)[:, 0]
+    emb = cell_target_reader(maps["maskcentroid"], cfg.geometry.seg_stride, cfg.geometry.mask_scale)(
+        pts, tf.zeros_like(pts[:, 0], tf.int32))
     on_mask = nearest_sample(maps["sfm_prob"], pts, cfg.geometry.seg_stride)[:, 0]
     use = tf.cast(found & tf.reshape(on_mask >= cfg.sfm_threshold, [cap, -1]), tf.float32)
     count = tf.reduce_sum(use, 1)
     anchor = tf.reduce_sum(tf.reshape(emb, [cap, -1, 2]) * use[..., None], 1) / tf.maximum(count, 1.0)[:, None]
     has_anchor = valid & (count > 0)
     rows = tf.range(cap)
+    # fragment q can only merge into an earlier one whose anchor is close (anchors do not move, and
+    # has_anchor only ever clears): only such q are visited, in order; most images have none
+    close = tf.norm(anchor[:, None] - anchor[None], axis=-1) <= cfg.merge_radius          # [P, P]
+    maybe = close & (rows[None] < rows[:, None]) & has_anchor[:, None] & has_anchor[None]
+    visit = tf.cast(tf.where(tf.reduce_any(maybe, 1))[:, 0], tf.int32)
 
-    def merge(q, xy, score, found, valid, has_anchor):
-        close = tf.norm(anchor - anchor[q], axis=-1) <= cfg.merge_radius
+    def merge(v, xy, score, found, valid, has_anchor):
+        q = visit[v]
         apart = tf.norm(xy - xy[q][None], axis=-1) > cfg.nms_radius
         compatible = ~tf.reduce_any(found & found[q][None] & apart, axis=1)
-        ok = (rows < q) & has_anchor & has_anchor[q] & close & compatible
+        ok = maybe[q] & has_anchor & has_anchor[q] & compatible
         into = tf.argmax(tf.cast(ok, tf.int32), output_type=tf.int32)
         do = tf.reduce_any(ok)
         take = (do & tf.equal(rows, into))[:, None] & found[q][None]                # [P, 17]
         gone = do & tf.equal(rows, q)
-        return (q + 1, tf.where(take[..., None], xy[q][None], xy), tf.where(take, score[q][None], score),
+        return (v + 1, tf.where(take[..., None], xy[q][None], xy), tf.where(take, score[q][None], score),
                 found | take, valid & ~gone, has_anchor & ~gone)
 
     _, xy, score, found, valid, has_anchor = tf.while_loop(
-        lambda q, *_: q < cap, merge, [tf.constant(1), xy, score, found, valid, has_anchor])
+        lambda v, *_: v < tf.size(visit), merge, [tf.constant(0), xy, score, found, valid, has_anchor])
     return xy, tf.where(valid[:, None], score, 0.0), valid
 
 
@@ -158,13 +164,18 @@ def oks_nms(xy, kp_score, person_score, valid, cfg):
     span = tf.reduce_max(xy, 1) - tf.reduce_min(xy, 1)
     area = span[:, 0] * span[:, 1]
     sim = oks(xy, xy, area)
+    rows = tf.range(cap)
+    # only a row that overlaps an earlier valid one can be suppressed (keep only ever clears): only
+    # such rows are visited, in order
+    overlaps = (sim > cfg.oks_nms) & (rows[:, None] < rows[None]) & valid[:, None]       # [earlier, later]
+    visit = tf.cast(tf.where(tf.reduce_any(overlaps, 0))[:, 0], tf.int32)
 
-    def suppress(i, keep):
-        earlier = tf.range(cap) < i
-        suppressed = tf.reduce_any(earlier & keep & (sim[:, i] > cfg.oks_nms))
-        return i + 1, tf.tensor_scatter_nd_update(keep, [[i]], [keep[i] & ~suppressed])
+    def suppress(v, keep):
+        i = visit[v]
+        suppressed = tf.reduce_any(overlaps[:, i] & keep)
+        return v + 1, tf.tensor_scatter_nd_update(keep, [[i]], [keep[i] & ~suppressed])
 
-    _, keep = tf.while_loop(lambda i, keep: i < cap, suppress, [tf.constant(0), valid])
+    _, keep = tf.while_loop(lambda v, keep: v < tf.size(visit), suppress, [tf.constant(0), valid])
     order = tf.argsort(tf.cast(~keep, tf.int32), stable=True)   # kept rows first, still by score
     keep = tf.gather(keep, order)
     keypoints = tf.concat([tf.gather(xy, order), tf.gather(kp_score, order)[..., None]], -1)
