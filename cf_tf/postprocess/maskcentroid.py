@@ -179,13 +179,13 @@ def instance_masks(instance, sfm_prob, n, step, height, width, cfg):
     bilinear = (*_taps(height, shape[0], step, cfg, cubic=False), *_taps(width, shape[1], step, cfg, cubic=False))
     rows, _, cols, _ = bilinear
     corners = [rows[i][:, None] * shape[1] + cols[j][None, :] for i in range(2) for j in range(2)]
-    candidates = tf.stack([tf.gather(best, c) for c in corners], -1)                  # [H, W, 4]
-    label = candidates[..., 0]
-    contested = tf.where(tf.reduce_any(tf.not_equal(candidates, label[..., None]), -1))   # [M, 2]
-    choices = tf.gather_nd(candidates, contested)                                      # [M, 4]
-    value = _resample_at(soft, tf.transpose(choices), bilinear, contested)             # [4, M]
-    owner = tf.gather(choices, tf.argmax(value, 0, output_type=tf.int32)[:, None], batch_dims=1)[:, 0]
-    label = tf.tensor_scatter_nd_update(label, contested, owner)
+    candidates = tf.stack([tf.gather(best, c) for c in corners])                      # [4, H, W]
+    label = candidates[0]
+    contested = tf.where(tf.reduce_any(tf.not_equal(candidates, label), 0))            # [M, 2]
+    choices = tf.stack([tf.gather_nd(c, contested) for c in tf.unstack(candidates)])   # [4, M]
+    value = _resample_at(soft, choices, bilinear, contested)                           # [4, M]
+    pick = tf.stack([tf.argmax(value, 0, output_type=tf.int32), tf.range(tf.shape(choices)[1])], -1)
+    label = tf.tensor_scatter_nd_update(label, contested, tf.gather_nd(choices, pick))
     # a pixel's bicubic taps lie within 2 cells of its first bilinear tap: beyond, every soft map is 0
     near_soft = tf.nn.max_pool2d(tf.cast(tf.reduce_max(soft, -1) > 0, tf.float32)[None, ..., None], 5, 1, "SAME")
     near = tf.where(tf.gather(tf.reshape(near_soft, [-1]), corners[0]) > 0)            # [M, 2]
