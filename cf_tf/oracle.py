@@ -42,10 +42,9 @@ def ground_truth_people(features, decode_cfg):
     n = tf.shape(kps)[0]
     height, width, per_pixel = maskcentroid.mask_size(scale, features["height"], features["width"])
     # one spare instance keeps the resampler's per-instance maps non-empty on images with nobody
-    masks, maskness = maskcentroid.instance_masks(targets["instance"], targets["sfm"][..., 0], n + 1,
-                                                  scale / per_pixel, height, width, decode_cfg)
-    masks, maskness = masks[:n], maskness[:n]
+    masks, maskness, boxes = maskcentroid.instance_masks(targets["instance"], targets["sfm"][..., 0], n + 1,
+                                                         scale / per_pixel, height, width, decode_cfg)
     labelled = kps[..., 2:] > 0
     keypoints = tf.where(labelled, tf.concat([kps[..., :2] / scale, tf.ones_like(kps[..., 2:])], -1), 0.0)
-    return {"keypoints": keypoints, "scores": tf.ones([n]), "mask_scores": maskness, "masks": masks,
-            "boxes": maskcentroid.boxes_from_masks(masks) / per_pixel, "num_people": n}
+    return {"keypoints": keypoints, "scores": tf.ones([n]), "mask_scores": maskness[:n], "masks": masks[:n],
+            "boxes": boxes[:n] / per_pixel, "num_people": n}

@@ -82,8 +82,8 @@ def to_image(owner, sfm_prob, keypoints, scores, valid, scale, height, width, cf
     the keypoint score for people with keypoints, mask_only_score for mask-only people (whose
     `scores` already hold their mean SFM probability, which maskness replaces)."""
     mask_h, mask_w, per_pixel = maskcentroid.mask_size(scale, height, width)
-    masks, maskness = maskcentroid.instance_masks(owner, sfm_prob[..., 0], cfg.max_people, scale / per_pixel,
-                                                  mask_h, mask_w, cfg)
+    masks, maskness, boxes = maskcentroid.instance_masks(owner, sfm_prob[..., 0], cfg.max_people,
+                                                         scale / per_pixel, mask_h, mask_w, cfg)
     has_keypoints = tf.reduce_any(keypoints[..., 2] > 0, -1)
     detection = tf.where(has_keypoints, scores, cfg.mask_only_score)
     size = tf.cast(tf.stack([width, height]), tf.float32)   # the canvas pads beyond the image
@@ -93,7 +93,7 @@ def to_image(owner, sfm_prob, keypoints, scores, valid, scale, height, width, cf
         "scores": scores,
         "mask_scores": tf.where(valid, detection * maskness, 0.0),
         "masks": masks,
-        "boxes": maskcentroid.boxes_from_masks(masks) / per_pixel,
+        "boxes": boxes / per_pixel,
         "num_people": tf.reduce_sum(tf.cast(valid, tf.int32)),
     }
 

@@ -11,6 +11,7 @@ Panoptic-DeepLab's upsampling before grouping. The mean of that resampled map ov
 maskness, SOLOv2's mask score) scores the mask.
 """
 
+import numpy as np
 import tensorflow as tf
 
 from cf_tf.constants import (ANCHOR_KEYPOINT, CLUSTER_BLUR_SIGMA, CLUSTER_PEAK_WINDOW, CLUSTER_REFINE_BINS,
@@ -18,6 +19,21 @@ from cf_tf.constants import (ANCHOR_KEYPOINT, CLUSTER_BLUR_SIGMA, CLUSTER_PEAK_W
 from cf_tf.postprocess.ops import blur, gaussian_kernels
 
 SNAP_STEPS = 2
+
+
+def _cubic_gain():
+    """Largest sum of |weight| over one axis's 4 bicubic taps (Keys kernel, a = CUBIC_A), so a
+    resampled value is at most this squared times the largest value it reads; 1 % over, for the
+    float rounding of the sums."""
+    t = np.linspace(0.0, 1.0, 1001)[:, None]
+    d = np.abs(t - np.array([-1.0, 0.0, 1.0, 2.0]))
+    a = CUBIC_A
+    w = np.where(d <= 1.0, ((a + 2.0) * d - (a + 3.0)) * d * d + 1.0,
+                 np.where(d < 2.0, (((d - 5.0) * d + 8.0) * d - 4.0) * a, 0.0))
+    return 1.01 * float(np.abs(w).sum(1).max())
+
+
+_CUBIC_GAIN = _cubic_gain()
 
 
 def embeddings(sfm_prob, maskcentroid, cfg):
@@ -153,8 +169,8 @@ def _resample_at(soft, label, taps, points):
 
 
 def instance_masks(instance, sfm_prob, n, step, height, width, cfg):
-    """(uint8 masks [n, height, width], maskness [n]) from the seg-grid instance map and the SFM
-    probability [Hs, Ws].
+    """(uint8 masks [n, height, width], maskness [n], boxes [n, 4]) from the seg-grid instance map and
+    the SFM probability [Hs, Ws]; boxes are (x0, y0, x1, y1) mask pixels, zeros for an empty mask.
 
     Instance k's soft map is the SFM probability of its cells, blurred by IGO (sigma in seg cells).
     Each mask pixel goes to the instance whose soft map, resampled bilinearly, is largest there (only
@@ -167,8 +183,8 @@ def instance_masks(instance, sfm_prob, n, step, height, width, cfg):
     empty mask): near 1 where the outline was sure, lower where it was drawn from partly covered
     cells, as for people a few cells wide, whose masks match their outline least.
 
-    Only the pixels where the result can differ from the plain rule are resampled: the candidates of
-    most pixels agree, and a pixel whose bicubic taps all see empty cells stays empty; the outputs are
+    Only the pixels whose result is not known beforehand are resampled: the candidates of most
+    pixels agree, and a pixel whose bicubic taps all read low soft maps stays empty; the outputs are
     those of resampling every pixel.
     """
     soft = tf.cast(tf.equal(instance[..., None], tf.range(n)), tf.float32) * sfm_prob[..., None]
@@ -181,14 +197,16 @@ def instance_masks(instance, sfm_prob, n, step, height, width, cfg):
     corners = [rows[i][:, None] * shape[1] + cols[j][None, :] for i in range(2) for j in range(2)]
     candidates = tf.stack([tf.gather(best, c) for c in corners])                      # [4, H, W]
     label = candidates[0]
-    contested = tf.where(tf.reduce_any(tf.not_equal(candidates, label), 0))            # [M, 2]
+    # a pixel whose bicubic taps (within 2 cells of its first bilinear tap) all read soft maps below
+    # sfm_threshold / gain^2 cannot be kept, whoever owns it: neither its owner nor its value is needed
+    peak = tf.nn.max_pool2d(tf.reduce_max(soft, -1)[None, ..., None], 5, 1, "SAME")
+    possible = tf.gather(tf.reshape(peak, [-1]), corners[0]) * _CUBIC_GAIN ** 2 >= cfg.sfm_threshold
+    contested = tf.where(tf.reduce_any(tf.not_equal(candidates, label), 0) & possible)   # [M, 2]
     choices = tf.stack([tf.gather_nd(c, contested) for c in tf.unstack(candidates)])   # [4, M]
     value = _resample_at(soft, choices, bilinear, contested)                           # [4, M]
     pick = tf.stack([tf.argmax(value, 0, output_type=tf.int32), tf.range(tf.shape(choices)[1])], -1)
     label = tf.tensor_scatter_nd_update(label, contested, tf.gather_nd(choices, pick))
-    # a pixel's bicubic taps lie within 2 cells of its first bilinear tap: beyond, every soft map is 0
-    near_soft = tf.nn.max_pool2d(tf.cast(tf.reduce_max(soft, -1) > 0, tf.float32)[None, ..., None], 5, 1, "SAME")
-    near = tf.where(tf.gather(tf.reshape(near_soft, [-1]), corners[0]) > 0)            # [M, 2]
+    near = tf.where(possible)                                                          # [M, 2]
     bicubic = (*_taps(height, shape[0], step, cfg, cubic=True), *_taps(width, shape[1], step, cfg, cubic=True))
     near_label = tf.gather_nd(label, near)
     value = _resample_at(soft, near_label, bicubic, near)
@@ -198,22 +216,8 @@ def instance_masks(instance, sfm_prob, n, step, height, width, cfg):
     count = tf.math.unsorted_segment_sum(tf.ones_like(value), label, n)
     label_map = tf.tensor_scatter_nd_update(tf.fill([height, width], n), points, label)
     masks = tf.one_hot(label_map, n, on_value=tf.constant(1, tf.uint8), off_value=tf.constant(0, tf.uint8), axis=0)
-    return masks, total / tf.maximum(count, 1.0)
-
-
-def boxes_from_masks(masks):
-    """[n, 4] (x0, y0, x1, y1) pixel boxes of uint8 masks [n, H, W]; zeros for empty masks."""
-    rows = tf.reduce_any(masks > 0, 2)
-    cols = tf.reduce_any(masks > 0, 1)
-
-    def span(any_):
-        size = tf.shape(any_)[1]
-        idx = tf.range(size)
-        lo = tf.reduce_min(tf.where(any_, idx, size), 1)
-        hi = tf.reduce_max(tf.where(any_, idx + 1, 0), 1)
-        return lo, hi
-
-    x0, x1 = span(cols)
-    y0, y1 = span(rows)
-    box = tf.cast(tf.stack([x0, y0, x1, y1], -1), tf.float32)
-    return tf.where(tf.reduce_any(rows, 1)[:, None], box, 0.0)
+    yx = tf.cast(points, tf.int32)
+    lo = tf.math.unsorted_segment_min(yx, label, n)
+    hi = tf.math.unsorted_segment_max(yx, label, n) + 1
+    boxes = tf.cast(tf.stack([lo[:, 1], lo[:, 0], hi[:, 1], hi[:, 0]], -1), tf.float32)
+    return masks, total / tf.maximum(count, 1.0), tf.where((count > 0)[:, None], boxes, 0.0)

@@ -87,25 +87,23 @@ def group(cand_xy, cand_score, maps, canvas_size, cfg):
     seed_score = tf.where(tf.reshape(cand_score, [-1]) > 0, seed_score, 0.0)
     xy, score = grow(seed_xy, seed_j, maps, canvas_size, cfg)
     order = tf.argsort(seed_score, direction="DESCENDING")
+    m = tf.shape(order)[0]
+    rank = tf.scatter_nd(order[:, None], tf.range(m), [m])                  # queue position of each seed
     n_valid = tf.reduce_sum(tf.cast(seed_score >= cfg.peak_threshold, tf.int32))
     cap = cfg.max_people
+    # clash[p, c]: seed c lies within nms_radius of its own keypoint of the person grown from seed p
+    clash = tf.norm(tf.gather(xy, seed_j, axis=1) - seed_xy[None], axis=-1) < cfg.nms_radius   # [M, M]
 
-    def cond(i, n, kept, kept_xy):
-        return (i < n_valid) & (n < cap)
+    def body(n, live, kept):
+        # the queue's next seed that no person found so far clashes with starts the next person;
+        # popping every seed in order and dropping the clashing ones finds the same people
+        c = tf.argmin(tf.where(live, rank, m), output_type=tf.int32)
+        return n + 1, live & ~clash[c], tf.where(tf.equal(tf.range(cap), n), c, kept)
 
-    def body(i, n, kept, kept_xy):
-        c = order[i]
-        j = seed_j[c]
-        d = tf.norm(kept_xy[:, j] - seed_xy[c], axis=-1)
-        clash = tf.reduce_any((d < cfg.nms_radius) & (tf.range(cap) < n))
-        take = ~clash
-        kept = tf.where(take & tf.equal(tf.range(cap), n), c, kept)
-        kept_xy = tf.where((take & tf.equal(tf.range(cap), n))[:, None, None], xy[c][None], kept_xy)
-        return i + 1, n + tf.cast(take, tf.int32), kept, kept_xy
-
-    _, n, kept, kept_xy = tf.while_loop(
-        cond, body, [tf.constant(0), tf.constant(0), tf.zeros([cap], tf.int32), tf.zeros([cap, NUM_KEYPOINTS, 2])])
+    n, _, kept = tf.while_loop(lambda n, live, kept: (n < cap) & tf.reduce_any(live), body,
+                               [tf.constant(0), rank < n_valid, tf.zeros([cap], tf.int32)])
     valid = tf.range(cap) < n
+    kept_xy = tf.where(valid[:, None, None], tf.gather(xy, kept), 0.0)
     kp_score = tf.where(valid[:, None], tf.gather(score, kept), 0.0)
     kept_xy, kp_score, valid = merge_fragments(kept_xy, kp_score, valid, maps, cfg)
     person_score = tf.reduce_mean(kp_score, -1)
