@@ -21,16 +21,19 @@ from cf_tf.postprocess.ops import blur, gaussian_kernels
 SNAP_STEPS = 2
 
 
-def _cubic_gain():
-    """Largest sum of |weight| over one axis's 4 bicubic taps (Keys kernel, a = CUBIC_A), so a
-    resampled value is at most this squared times the largest value it reads; 1 % over, for the
-    float rounding of the sums."""
-    t = np.linspace(0.0, 1.0, 1001)[:, None]
-    d = np.abs(t - np.array([-1.0, 0.0, 1.0, 2.0]))
+def _keys_weights(d, where):
+    """Keys' bicubic kernel (a = CUBIC_A) at tap distances d >= 0, for numpy (where=np.where) or
+    TensorFlow (where=tf.where) arrays."""
     a = CUBIC_A
-    w = np.where(d <= 1.0, ((a + 2.0) * d - (a + 3.0)) * d * d + 1.0,
-                 np.where(d < 2.0, (((d - 5.0) * d + 8.0) * d - 4.0) * a, 0.0))
-    return 1.01 * float(np.abs(w).sum(1).max())
+    return where(d <= 1.0, ((a + 2.0) * d - (a + 3.0)) * d * d + 1.0,
+                 where(d < 2.0, (((d - 5.0) * d + 8.0) * d - 4.0) * a, 0.0))
+
+
+def _cubic_gain():
+    """Largest sum of |weight| over one axis's 4 bicubic taps, so a resampled value is at most this
+    squared times the largest value it reads; 1 % over, for the float rounding of the sums."""
+    t = np.linspace(0.0, 1.0, 1001)[:, None]
+    return 1.01 * float(np.abs(_keys_weights(np.abs(t - np.array([-1.0, 0.0, 1.0, 2.0])), np.where)).sum(1).max())
 
 
 _CUBIC_GAIN = _cubic_gain()
@@ -136,12 +139,7 @@ def _taps(size, cells, step, cfg, cubic):
     g0 = tf.floor(g)
     taps = g0[None] + (tf.range(-1.0, 3.0) if cubic else tf.range(0.0, 2.0))[:, None]
     d = tf.abs(g[None] - taps)
-    if cubic:
-        a = CUBIC_A
-        w = tf.where(d <= 1.0, ((a + 2.0) * d - (a + 3.0)) * d * d + 1.0,
-                     tf.where(d < 2.0, (((d - 5.0) * d + 8.0) * d - 4.0) * a, 0.0))
-    else:
-        w = 1.0 - d
+    w = _keys_weights(d, tf.where) if cubic else 1.0 - d
     idx = tf.cast(taps, tf.int32)
     w *= tf.cast((idx >= 0) & (idx < cells), tf.float32)
     return tf.clip_by_value(idx, 0, cells - 1), w
