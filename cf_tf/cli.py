@@ -6,6 +6,8 @@ import sys
 
 from absl import app, flags, logging
 
+from cf_tf import files
+
 
 def run(main):
     """app.run(main), but TensorFlow's INFO log lines (app.run turns them on) stay off unless
@@ -42,3 +44,13 @@ def exit_on_interrupt(message, own_errors=()):
         raise
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def output_folder(path, flag):
+    """Exits with one line, before any work, if `path` (the value of `flag`) cannot be an output
+    folder (cf_tf/files.output_folder says why); else returns it."""
+    try:
+        files.output_folder(path, flag)
+    except files.OutputPathError as e:
+        sys.exit(f"error: {e}")
+    return path

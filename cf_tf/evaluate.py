@@ -25,6 +25,7 @@ import os
 import sys
 
 from cf_tf import cli
+from cf_tf.files import WriteError
 from cf_tf import flags as cf_flags
 from cf_tf import head_report
 from cf_tf.evaluation import (EvaluationError, evaluate, model_runner, oracle_runner, perfect_assignment_runner,
@@ -74,12 +75,13 @@ def _check_flags():
                                 f"(choose decoding flags at python -m cf_tf.export)")
     if not os.path.isdir(FLAGS.images):
         sys.exit(f"error: {FLAGS.images}: image folder not found")
+    cli.output_folder(_output_dir(), "--output_dir")
 
 
 def _head_report(model, data_cfg, output_dir):
     try:
         report = run_head_report(model, data_cfg, FLAGS.annotations, FLAGS.images, output_dir, FLAGS.max_images)
-    except (EvaluationError, ValueError) as e:
+    except (EvaluationError, ValueError, WriteError) as e:
         sys.exit(f"error: {e}")
     print(head_report.format_report(report))
     print(json.dumps(report))
@@ -121,14 +123,15 @@ def main(argv):
     del argv
     _check_flags()
     serving_runtime()
-    run = _runner()
-    if run is None:
-        return
     output_dir = _output_dir()
-    try:
-        summary = evaluate(FLAGS.annotations, FLAGS.images, run, output_dir, FLAGS.max_images)
-    except EvaluationError as e:
-        sys.exit(f"error: {e}")
+    with cli.exit_on_interrupt(f"interrupted: no results written to {output_dir}"):
+        run = _runner()
+        if run is None:
+            return
+        try:
+            summary = evaluate(FLAGS.annotations, FLAGS.images, run, output_dir, FLAGS.max_images)
+        except (EvaluationError, WriteError) as e:
+            sys.exit(f"error: {e}")
     print(f"results: {output_dir}/keypoints_results.json, {output_dir}/segm_results.json")
     print(json.dumps(summary))
 

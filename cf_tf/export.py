@@ -10,13 +10,15 @@ import sys
 
 from cf_tf import cli
 from cf_tf import flags as cf_flags
+from cf_tf.files import FolderLockedError, OutputPathError, WriteError
 from cf_tf.flags import FLAGS
 from cf_tf.inference import CheckpointError, Predictor, restore_model
-from cf_tf.serving import export
+from cf_tf.serving import check_output, export
 
 EXPORT = cf_flags.MODEL_DIR + (
     cf_flags.flag("string", "output", None, "The SavedModel folder to write."),
-    cf_flags.flag("bool", "overwrite", False, "Replace --output if it exists."),
+    cf_flags.flag("bool", "overwrite", False, "Replace --output if it is a SavedModel that cf_tf.export wrote "
+                  "(never a training folder, anything in one, or a file)."),
 )
 
 
@@ -27,12 +29,14 @@ def main(argv):
         sys.exit("error: --model_dir and --output are required")
     with cli.exit_on_interrupt(f"interrupted: nothing written to {f.output}"):
         try:
+            check_output(f.output, f.overwrite)
             model, _, data_cfg = restore_model(f.model_dir)
             decode_cfg = cf_flags.decode_config(data_cfg)
             if decode_cfg.mask_clustering != "graph":
                 sys.exit("error: only --mask_clustering=graph can be exported (dbscan is an eager reference)")
-            path = export(Predictor(model, data_cfg, decode_cfg), f.output, f.overwrite)
-        except (FileNotFoundError, FileExistsError, CheckpointError) as e:
+            path = export(Predictor(model, data_cfg, decode_cfg), f.output, f.overwrite, source=f.model_dir)
+        except (FileNotFoundError, FileExistsError, CheckpointError, OutputPathError, WriteError,
+                FolderLockedError) as e:
             sys.exit(f"error: {e}")
     print(f"SavedModel written to {path}")
 

@@ -1,18 +1,123 @@
-"""Writing files so that a reader never sees a half-written one, and one writer per folder."""
+"""Where cf_tf may write, and how: the one place that refuses an output path, writes a file
+atomically, and keeps one writer per folder.
+
+- `output_folder` refuses, before any work, a folder path that is a regular file, lies under one, or
+  cannot be written; `replaceable_export` is the only rule for what `export --overwrite` may delete.
+- `atomic_write` writes to a temporary file beside the target and renames it into place, so a reader
+  never sees a half-written file and a failed write (a full disk) leaves nothing behind.
+- `folder_lock` / `path_lock`: one writer per folder or per output path.
+"""
 
 import contextlib
 import json
 import os
+import shutil
 import socket
+import tempfile
 
 LOCK_FILE = ".cf_tf.lock"
+# What makes a folder a training folder (cf_tf/config.RUN_CONFIG, training's checkpoints folder), and
+# what export writes into every SavedModel it makes, so that --overwrite replaces nothing else.
+MODEL_DIR_MARKERS = ("cf_tf_config.json", "checkpoints")
+EXPORT_MARKER = "cf_tf_export.json"
+
+
+class OutputPathError(ValueError):
+    """An output path cf_tf must not write or replace; the message names the path and why."""
+
+
+class WriteError(OSError):
+    """A write that failed (full disk, read-only file system); nothing partial was left."""
+
+
+def describe_os_error(e):
+    """A short reason for an OSError or a TensorFlow write error ("No space left on device")."""
+    text = getattr(e, "strerror", None) or getattr(e, "message", None) or str(e)
+    return str(text).strip().splitlines()[0][:200] if str(text).strip() else type(e).__name__
+
+
+def output_folder(path, flag):
+    """The absolute path of a folder cf_tf is about to write, or OutputPathError if it is a regular
+    file, lies under one, or its nearest existing folder cannot be written."""
+    if not path:
+        raise OutputPathError(f"{flag} is required")
+    path = os.path.abspath(path)
+    probe = path
+    while not os.path.lexists(probe):
+        probe = os.path.dirname(probe)
+    if not os.path.isdir(probe):
+        where = "is a file" if probe == path else f"lies under {probe}, which is a file"
+        raise OutputPathError(f"{flag}={path} {where}, not a folder")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise OutputPathError(f"{flag}={path}: {probe} is not writable")
+    return path
+
+
+def is_model_dir(path):
+    """Whether `path` is a training folder (holds cf_tf_config.json or checkpoints/)."""
+    return any(os.path.lexists(os.path.join(path, m)) for m in MODEL_DIR_MARKERS)
+
+
+def replaceable_export(output, flag="--output"):
+    """Refuses (OutputPathError) to let `export --overwrite` delete `output` unless it is a SavedModel
+    that export wrote (it holds EXPORT_MARKER) that neither is, holds nor lies inside a training
+    folder. A path that does not exist needs no check."""
+    output = os.path.abspath(output)
+    if not os.path.lexists(output):
+        return
+    if not os.path.isdir(output) or os.path.islink(output):
+        raise OutputPathError(f"{flag}={output} is not a folder: --overwrite replaces only a SavedModel "
+                              f"that cf_tf.export wrote")
+    parent = output
+    while parent != os.path.dirname(parent):
+        if is_model_dir(parent):
+            raise OutputPathError(f"{flag}={output} {'is' if parent == output else 'lies inside'} the training "
+                                  f"folder {parent}: --overwrite never replaces a training folder or anything in it")
+        parent = os.path.dirname(parent)
+    if not os.path.isfile(os.path.join(output, EXPORT_MARKER)):
+        raise OutputPathError(f"{flag}={output} exists and is not a SavedModel that cf_tf.export wrote (no "
+                              f"{EXPORT_MARKER}): --overwrite replaces only those; choose another --output")
+    for root, dirs, _ in os.walk(output):
+        if any(is_model_dir(os.path.join(root, d)) for d in dirs):
+            raise OutputPathError(f"{flag}={output} holds a training folder: --overwrite never replaces one")
+
+
+@contextlib.contextmanager
+def atomic_write(path, mode="w"):
+    """Yields a file object whose contents become `path` only when the block ends without error.
+
+    The data goes to a hidden temporary file beside `path` (unique, so two writers never share it)
+    and is renamed onto `path`; on any error, a full disk included, the temporary file is removed,
+    `path` is left as it was, and an OSError is raised as WriteError naming `path`.
+    """
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, mode) as f:
+            yield f
+        os.replace(tmp, path)
+    except OSError as e:
+        raise WriteError(f"could not write {path}: {describe_os_error(e)}") from None
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(tmp)
 
 
 def write_json(path, obj, **dump_args):
-    """Writes obj as JSON to path + '.tmp', then renames it to path."""
-    with open(path + ".tmp", "w") as f:
+    """Writes obj as JSON to `path` atomically (atomic_write)."""
+    with atomic_write(path) as f:
         json.dump(obj, f, **dump_args)
-    os.replace(path + ".tmp", path)
+
+
+def write_bytes(path, data):
+    """Writes bytes to `path` atomically (atomic_write)."""
+    with atomic_write(path, "wb") as f:
+        f.write(data)
+
+
+def remove_tree(path):
+    """Removes a folder cf_tf made (a staging or temporary folder), ignoring one already gone."""
+    shutil.rmtree(path, ignore_errors=True)
 
 
 class FolderLockedError(RuntimeError):
@@ -30,27 +135,27 @@ def _alive(pid):
 
 
 @contextlib.contextmanager
-def folder_lock(folder, what):
-    """Holds folder/.cf_tf.lock (pid and host of the owner) while the block runs.
-
-    A lock whose process is gone on this host is stale and taken over; a live one, or one from
-    another host (its process cannot be checked from here), raises FolderLockedError.
-    """
-    created = not os.path.isdir(folder)
-    os.makedirs(folder, exist_ok=True)
-    path = os.path.join(folder, LOCK_FILE)
+def _lock(path, holder, what):
+    """Holds the lock file `path` (pid and host of the owner) while the block runs: `holder` names
+    what it guards in the message. A lock whose process is gone on this host is stale and taken over;
+    a live one, or one from another host (its process cannot be checked from here), raises
+    FolderLockedError."""
     me = f"{os.getpid()} {socket.gethostname()}"
     while True:
         try:
             fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
         except FileExistsError:
-            with open(path) as f:
-                pid, _, host = f.read().strip().partition(" ")
+            try:
+                with open(path) as f:
+                    pid, _, host = f.read().strip().partition(" ")
+            except FileNotFoundError:   # its owner just released it
+                continue
             if host != socket.gethostname() or (pid.isdigit() and _alive(int(pid))):
-                raise FolderLockedError(f"{folder} is in use by process {pid} on {host or '?'} ({what}); "
+                raise FolderLockedError(f"{holder} is in use by process {pid} on {host or '?'} ({what}); "
                                         f"wait for it, use another folder, or delete {path} if that process "
                                         f"is gone") from None
-            os.remove(path)   # stale: its process has ended
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(path)   # stale: its process has ended
             continue
         with os.fdopen(fd, "w") as f:
             f.write(me)
@@ -60,5 +165,27 @@ def folder_lock(folder, what):
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.remove(path)
-        if created and not os.listdir(folder):   # a run that wrote nothing leaves no folder
+
+
+@contextlib.contextmanager
+def folder_lock(folder, what):
+    """Holds folder/.cf_tf.lock while the block runs (see _lock); a folder the block wrote nothing
+    into is removed again if this call made it."""
+    created = not os.path.isdir(folder)
+    os.makedirs(folder, exist_ok=True)
+    try:
+        with _lock(os.path.join(folder, LOCK_FILE), folder, what) as path:
+            yield path
+    finally:
+        if created and os.path.isdir(folder) and not os.listdir(folder):   # a run that wrote nothing leaves no folder
             os.rmdir(folder)
+
+
+@contextlib.contextmanager
+def path_lock(target, what):
+    """Holds a lock on an output path that is replaced whole (a SavedModel folder): the lock file
+    .NAME.cf_tf.lock lies beside it, so two writers of the same path cannot both succeed."""
+    target = os.path.abspath(target)
+    lock = os.path.join(os.path.dirname(target), f".{os.path.basename(target)}{LOCK_FILE}")
+    with _lock(lock, target, what) as path:
+        yield path

@@ -30,10 +30,12 @@ def main(argv):
         sys.exit("error: --saved_model, --image and --output_dir are required")
     if not 0.0 <= FLAGS.min_score <= 1.0:
         sys.exit(f"error: --min_score must be in [0, 1], got {FLAGS.min_score}")
+    cli.output_folder(FLAGS.output_dir, "--output_dir")
     serving_runtime()
     try:
-        s = predict(FLAGS.saved_model, FLAGS.image, FLAGS.output_dir, FLAGS.min_score)
-    except (FileNotFoundError, ValueError) as e:
+        with cli.exit_on_interrupt(f"interrupted: the images done so far are in {FLAGS.output_dir}"):
+            s = predict(FLAGS.saved_model, FLAGS.image, FLAGS.output_dir, FLAGS.min_score)
+    except (FileNotFoundError, ValueError, OSError) as e:
         sys.exit(f"error: {e}")
     print(f"{s['images']} image(s), {s['people']} people, {len(s['failed'])} failed; "
           f"JSON and pictures in {FLAGS.output_dir}")

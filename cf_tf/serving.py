@@ -15,10 +15,11 @@ The SavedModel is written to a temporary folder and renamed into place when comp
 """
 
 import os
-import shutil
 import tempfile
 
 import tensorflow as tf
+
+from cf_tf import files
 
 
 
@@ -47,23 +48,51 @@ class ServingModule(tf.Module):
         return self.predictor(images)
 
 
-def export(predictor, output, overwrite=False):
-    """Writes the SavedModel atomically; refuses to replace `output` unless overwrite."""
-    output = os.path.abspath(output)
-    if os.path.exists(output) and not overwrite:
-        raise FileExistsError(f"{output} exists: pass --overwrite to replace it")
+def check_output(output, overwrite=False):
+    """The absolute `output` path if export may write it (see export), else OutputPathError or
+    FileExistsError: called before any work, and again under the lock."""
+    output = files.output_folder(output, "--output")
+    if os.path.lexists(output):
+        if not overwrite:
+            raise FileExistsError(f"{output} exists: pass --overwrite to replace it")
+        files.replaceable_export(output)
+    return output
+
+
+def export(predictor, output, overwrite=False, source=None):
+    """Writes the SavedModel atomically and returns its absolute path.
+
+    Refuses (cf_tf/files.py) an `output` that is a file or cannot be written, one that exists unless
+    `overwrite`, and with `overwrite` anything but a SavedModel that export wrote, outside every
+    training folder. The SavedModel is built in a hidden folder beside `output` and renamed into place
+    only when complete, under a lock on `output`, so a failed or concurrent export leaves nothing
+    half-written and never replaces another's. `source` (the training folder) is recorded in
+    files.EXPORT_MARKER.
+    """
+    output = check_output(output, overwrite)
     parent = os.path.dirname(output)
     os.makedirs(parent, exist_ok=True)
-    module = ServingModule(predictor)
-    tmp = tempfile.mkdtemp(prefix=".export-", dir=parent)
-    try:
-        tf.saved_model.save(module, tmp, signatures={
-            "serving_default": module.serve_images.get_concrete_function(),
-            "serve_bytes": module.serve_bytes.get_concrete_function()})
-        if os.path.exists(output):
-            shutil.rmtree(output)
-        os.replace(tmp, output)
-    finally:
-        if os.path.exists(tmp):
-            shutil.rmtree(tmp)
+    with files.path_lock(output, "export"):
+        check_output(output, overwrite)
+        module = ServingModule(predictor)
+        tmp = tempfile.mkdtemp(prefix=".export-", dir=parent)
+        old = None
+        try:
+            tf.saved_model.save(module, tmp, signatures={
+                "serving_default": module.serve_images.get_concrete_function(),
+                "serve_bytes": module.serve_bytes.get_concrete_function()})
+            files.write_json(os.path.join(tmp, files.EXPORT_MARKER),
+                             {"model_dir": os.path.abspath(source) if source else None})
+            if os.path.lexists(output):   # moved aside first: a failed rename keeps the old SavedModel
+                old = tempfile.mkdtemp(prefix=".export-old-", dir=parent)
+                os.replace(output, os.path.join(old, "saved_model"))
+            os.replace(tmp, output)
+        except (OSError, tf.errors.OpError) as e:
+            if old and not os.path.lexists(output):
+                os.replace(os.path.join(old, "saved_model"), output)
+            raise files.WriteError(f"could not write the SavedModel {output}: {files.describe_os_error(e)}") from None
+        finally:
+            files.remove_tree(tmp)
+            if old:
+                files.remove_tree(old)
     return output

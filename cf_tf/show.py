@@ -32,6 +32,7 @@ def main(argv):
     f = FLAGS
     if not f.records or not f.output_dir:
         sys.exit("error: --records and --output_dir are required")
+    cli.output_folder(f.output_dir, "--output_dir")
     if f.model_dir:
         cf_flags.refuse_present(cf_flags.GEOMETRY + cf_flags.DATA, f"the data settings are {f.model_dir}'s (cf_tf_config.json)")
         try:

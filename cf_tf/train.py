@@ -18,6 +18,7 @@ def main(argv):
     f = cf_flags.FLAGS
     if not f.model_dir or not f.train_records:
         sys.exit("error: --model_dir and --train_records are required")
+    cli.output_folder(f.model_dir, "--model_dir")
     data_cfg = cf_flags.data_config()
     model_cfg, weights, train_cfg = cf_flags.model_config(data_cfg.geometry), cf_flags.loss_weights(), cf_flags.train_config()
     try:

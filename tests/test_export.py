@@ -16,7 +16,7 @@ import pytest
 import tensorflow as tf
 from pycocotools.coco import COCO
 
-from cf_tf import prediction, serving, training
+from cf_tf import files, prediction, serving, training
 from cf_tf.config import DataConfig, DecodeConfig, ModelConfig, TrainConfig
 from cf_tf.inference import CheckpointError, Predictor, load_saved_model, restore_model
 from conftest import COCO_SAMPLE, REPO, interruptible
@@ -90,6 +90,58 @@ def test_export_refuses_to_overwrite(saved_model):
     with pytest.raises(FileExistsError, match="--overwrite"):
         serving.export(predictor, str(root / "sm"))
     assert (root / "sm" / "saved_model.pb").exists()
+
+
+def _tree(path):
+    return sorted(str(p.relative_to(path)) for p in path.rglob("*"))
+
+
+@pytest.mark.parametrize("case", ["the training folder", "a folder holding it", "inside it", "a regular file",
+                                  "a folder export did not write"])
+def test_export_overwrite_replaces_only_a_savedmodel_export_wrote(saved_model, tmp_path, case):
+    """--overwrite once deleted the training run (--output=M) or every run beside it (--output=runs)."""
+    root, predictor = saved_model
+    runs = tmp_path / "runs"
+    shutil.copytree(root / "model", runs / "model")
+    inside = runs / "model" / "sm"
+    shutil.copytree(root / "sm", inside)   # a SavedModel export wrote, but inside a training folder
+    user_file = tmp_path / "notes.txt"
+    user_file.write_text("mine")
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "data.csv").write_text("1,2")
+    output = {"the training folder": runs / "model", "a folder holding it": runs, "inside it": inside,
+              "a regular file": user_file, "a folder export did not write": tmp_path / "mine"}[case]
+    before = _tree(tmp_path)
+    with pytest.raises(files.OutputPathError, match=re.escape(str(output))):
+        serving.export(predictor, str(output), overwrite=True)
+    assert _tree(tmp_path) == before, "nothing was deleted or added"
+    assert user_file.read_text() == "mine"
+
+
+def test_export_overwrite_replaces_its_own_savedmodel_and_two_exports_cannot_both_win(saved_model, tmp_path):
+    root, predictor = saved_model
+    target = tmp_path / "sm"
+    shutil.copytree(root / "sm", target)
+    (target / "stale").write_text("from the old export")
+    with files.path_lock(str(target), "another export"):
+        with pytest.raises(files.FolderLockedError, match="in use"):
+            serving.export(predictor, str(target), overwrite=True)
+    assert (target / "stale").exists(), "a locked output is left alone"
+    assert serving.export(predictor, str(target), overwrite=True) == str(target)
+    assert not (target / "stale").exists() and (target / files.EXPORT_MARKER).is_file()
+    assert sorted(os.listdir(tmp_path)) == ["sm"], "no temporary folder or lock is left beside it"
+
+
+def test_export_on_a_full_disk_leaves_nothing_and_says_so(saved_model, tmp_path, monkeypatch):
+    root, predictor = saved_model
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(tf.saved_model, "save", full_disk)
+    with pytest.raises(files.WriteError, match="No space left on device"):
+        serving.export(predictor, str(tmp_path / "sm"))
+    assert os.listdir(tmp_path) == []
 
 
 def test_predict_writes_json_and_png_and_survives_bad_files(saved_model, tmp_path):
