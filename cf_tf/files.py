@@ -15,6 +15,8 @@ import shutil
 import socket
 import tempfile
 
+import cv2
+
 LOCK_FILE = ".cf_tf.lock"
 # What makes a folder a training folder (cf_tf/config.RUN_CONFIG, training's checkpoints folder), and
 # what export writes into every SavedModel it makes, so that --overwrite replaces nothing else.
@@ -109,10 +111,14 @@ def write_json(path, obj, **dump_args):
         json.dump(obj, f, **dump_args)
 
 
-def write_bytes(path, data):
-    """Writes bytes to `path` atomically (atomic_write)."""
+def write_picture(path, image, params=()):
+    """Encodes a BGR uint8 picture by `path`'s extension (OpenCV) and writes it atomically; a picture
+    that cannot be encoded or written raises WriteError (cv2.imwrite only returns False)."""
+    ok, data = cv2.imencode(os.path.splitext(path)[1], image, list(params))
+    if not ok:
+        raise WriteError(f"could not encode the picture {path}")
     with atomic_write(path, "wb") as f:
-        f.write(data)
+        f.write(data.tobytes())
 
 
 def remove_tree(path):

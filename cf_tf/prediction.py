@@ -3,14 +3,13 @@
 import os
 import re
 
-import cv2
 import numpy as np
 import tensorflow as tf
 
 from cf_tf import visualize
 from cf_tf.coco import full_size_mask, person_results
 from cf_tf.errors import op_error_reason
-from cf_tf.files import write_json
+from cf_tf.files import WriteError, write_json, write_picture
 from cf_tf.inference import load_saved_model
 from cf_tf.progress import Progress
 
@@ -58,7 +57,7 @@ def predict_file(serve, path, image_id, output_dir, min_score):
         if len(decoded["masks"]) else np.zeros((0, height, width), np.uint8)
     name = os.path.join(output_dir, os.path.basename(path))
     write_json(name + ".json", results)
-    cv2.imwrite(name + ".png", visualize.draw(image.numpy(), decoded))
+    write_picture(name + ".png", visualize.draw(image.numpy(), decoded))
     return decoded["num_people"]
 
 
@@ -77,6 +76,8 @@ def predict(saved_model, image, output_dir, min_score=0.1, log=print):
         try:
             summary["people"] += predict_file(serve, path, image_id_for(path, i), output_dir, min_score)
             summary["images"] += 1
+        except WriteError:   # the output, not the image: stop, and count nothing that was not written
+            raise
         except tf.errors.OpError as e:
             reason = op_error_reason(e)
             log(f"skipped {path}: {reason}")

@@ -12,12 +12,11 @@ MaskCentroid (cells coloured by the direction of their offset, arrows to the anc
 import os
 import sys
 
-import cv2
-
 from cf_tf import cli
 from cf_tf import flags as cf_flags
 from cf_tf.config import load_run_config
 from cf_tf.data import pipeline
+from cf_tf.files import WriteError, write_picture
 from cf_tf.flags import FLAGS, flag
 from cf_tf.visualize import draw_targets
 
@@ -49,7 +48,10 @@ def main(argv):
     for i, (image, targets) in enumerate(ds.take(f.num_examples)):
         picture = draw_targets(image[0].numpy(), {k: v[0].numpy() for k, v in targets.items()}, cfg.geometry)
         path = os.path.join(f.output_dir, f"targets_{i:03d}.png")
-        cv2.imwrite(path, picture)
+        try:
+            write_picture(path, picture)
+        except WriteError as e:
+            sys.exit(f"error: {e}")
         print(path)
 
 

@@ -69,3 +69,20 @@ def _two_logical_cpus():
 
 
 _two_logical_cpus()
+
+
+@pytest.fixture
+def full_disk(monkeypatch):
+    """Every atomic write's temporary file is /dev/full: writes fail with ENOSPC, as on a full disk."""
+    import tempfile
+
+    from cf_tf import files
+
+    real = tempfile.mkstemp
+
+    def mkstemp(*args, **kwargs):
+        fd, path = real(*args, **kwargs)
+        os.close(fd)
+        return os.open("/dev/full", os.O_WRONLY), path
+
+    monkeypatch.setattr(files.tempfile, "mkstemp", mkstemp)

@@ -144,6 +144,19 @@ def test_export_on_a_full_disk_leaves_nothing_and_says_so(saved_model, tmp_path,
     assert os.listdir(tmp_path) == []
 
 
+def test_predict_on_a_full_disk_stops_and_counts_nothing_it_did_not_write(saved_model, tmp_path, full_disk):
+    """It once counted an image whose picture cv2.imwrite could not write as done, and ended with
+    "none of the images could be read"."""
+    root, _ = saved_model
+    images = tmp_path / "images"
+    images.mkdir()
+    (images / "a.jpg").write_bytes(JPEG.read_bytes())
+    out = tmp_path / "out"
+    with pytest.raises(files.WriteError, match=r"a\.jpg\.json.*No space left on device"):
+        prediction.predict(str(root / "sm"), str(images), str(out), log=lambda m: None)
+    assert os.listdir(out) == []
+
+
 def test_predict_writes_json_and_png_and_survives_bad_files(saved_model, tmp_path):
     root, _ = saved_model
     images = tmp_path / "images"

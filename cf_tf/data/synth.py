@@ -22,7 +22,7 @@ import numpy as np
 from pycocotools import mask as mask_utils
 
 from cf_tf.constants import KEYPOINT_NAMES, NUM_KEYPOINTS, PERSON_CATEGORY_ID, SKELETON_EDGES
-from cf_tf.files import write_json
+from cf_tf.files import write_json, write_picture
 from cf_tf.progress import Progress
 
 
@@ -231,9 +231,7 @@ def generate(output, num_images, seed=0, size=256, max_people=6, progress=True):
     for i in range(num_images):
         image, people = make_image(rng, size, max_people)
         name = f"{i:06d}.jpg"
-        tmp = os.path.join(image_dir, f".{name}.tmp.jpg")
-        cv2.imwrite(tmp, image, [cv2.IMWRITE_JPEG_QUALITY, 92])
-        os.replace(tmp, os.path.join(image_dir, name))
+        write_picture(os.path.join(image_dir, name), image, [cv2.IMWRITE_JPEG_QUALITY, 92])
         images.append({"id": i + 1, "file_name": name, "height": size, "width": size})
         for kps, mask, crowd in people:
             anns.append(_annotation(len(anns) + 1, i + 1, kps, mask, crowd))

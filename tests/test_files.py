@@ -1,0 +1,28 @@
+"""cf_tf/files.py: atomic writes on a full disk, and the refusals of output paths."""
+
+import os
+
+import numpy as np
+import pytest
+
+from cf_tf import files
+
+
+@pytest.mark.parametrize("write", [lambda p: files.write_json(str(p), {"a": list(range(10000))}),
+                                   lambda p: files.write_picture(str(p), np.zeros((64, 64, 3), np.uint8))])
+def test_a_write_to_a_full_disk_keeps_the_old_file_and_leaves_nothing(tmp_path, full_disk, write):
+    target = tmp_path / "out.png"
+    target.write_text("the previous result")
+    with pytest.raises(files.WriteError, match=f"{target}.*No space left on device"):
+        write(target)
+    assert os.listdir(tmp_path) == ["out.png"] and target.read_text() == "the previous result"
+
+
+def test_output_folder_refuses_files_and_paths_under_them(tmp_path):
+    f = tmp_path / "f"
+    f.write_text("x")
+    for path in (f, f / "sub" / "deeper"):
+        with pytest.raises(files.OutputPathError, match="is a file"):
+            files.output_folder(str(path), "--output_dir")
+    assert files.output_folder(str(tmp_path / "new" / "folder"), "--output_dir") == str(tmp_path / "new" / "folder")
+    assert not (tmp_path / "new").exists(), "checking a path creates nothing"
