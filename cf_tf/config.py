@@ -172,6 +172,7 @@ class DecodeConfig:
     anchor_snap_radius: float = 16.0   # decoded anchors move onto the embeddings gathered near them
     mask_clustering: str = "graph"     # graph (histogram peaks, in the SavedModel) | dbscan (eager reference)
     cluster_radius: float = 8.0        # embeddings this close to a person's centroid are that person's
+    claim_spread: float = 3.0          # ... and those within this many RMS spreads of its embeddings (claim_radii)
     cluster_bin: int = 4               # histogram bin of the graph-mode clustering, input pixels
     min_cluster_pixels: float = 3.0    # seg cells a mask-only cluster needs (COCO people of 50 px have 3)
     mask_max_distance: float = 48.0    # pixels whose embedding is farther from every centroid stay unassigned
@@ -182,7 +183,7 @@ class DecodeConfig:
         if self.hough_stride < 1 or self.max_candidates < 1 or self.max_people < 1 or self.refine_steps < 0:
             raise ValueError("hough_stride, max_candidates, max_people must be >= 1, refine_steps >= 0")
         if min(self.hvk_sigma, self.lvk_sigma, self.igo_sigma, self.nms_radius, self.cluster_radius,
-               self.anchor_snap_radius) < 0:
+               self.anchor_snap_radius, self.claim_spread) < 0:
             raise ValueError("sigmas and radii must be >= 0")
         if self.mask_clustering not in ("graph", "dbscan"):
             raise ValueError(f"mask_clustering must be graph or dbscan, got {self.mask_clustering!r}")

@@ -94,6 +94,8 @@ _DECODE_HELP = {
                           "within this many input pixels of it (two mean-shift steps; 0 = off).",
     "mask_clustering": "graph (histogram peaks, in the SavedModel) or dbscan (eager scikit-learn reference).",
     "cluster_radius": "Embeddings this close (input pixels) to a person's anchor belong to that person.",
+    "claim_spread": "... and so do those within this many times the RMS spread of its embeddings near its "
+                    "anchor (within --anchor_snap_radius), if that is farther (0 = --cluster_radius only).",
     "cluster_bin": "Histogram bin of the graph-mode density clustering, input pixels (integer).",
     "min_cluster_pixels": "Seg cells a mask-only cluster needs.",
     "mask_max_distance": "Cells whose embedding is farther (input pixels) from every centroid stay unassigned.",

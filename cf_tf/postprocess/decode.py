@@ -45,7 +45,8 @@ def assign_cells(maps, kps, kp_scores, kp_valid, canvas_size, cfg, cluster_fn=No
     fg, emb = maskcentroid.embeddings(sfm_prob, maps["maskcentroid"], cfg)
     centroids = maskcentroid.snap_centroids(maskcentroid.person_centroids(kps, kp_valid, cfg), kp_valid,
                                              fg, emb, cfg)
-    free = maskcentroid.unclaimed(fg, emb, centroids, kp_valid, cfg)
+    radii = maskcentroid.claim_radii(centroids, kp_valid, fg, emb, cfg)
+    free = maskcentroid.unclaimed(fg, emb, centroids, radii, kp_valid)
     cluster_fn = cluster_fn or (lambda e, f: maskcentroid.cluster_centroids(e, f, canvas_size, cfg))
     cl_xy, cl_valid = cluster_fn(emb, free)
     all_valid = tf.concat([kp_valid, cl_valid], 0)

@@ -82,11 +82,29 @@ def _mean_of_near(pts, near):
     return tf.einsum("kn,nc->kc", near, pts) / tf.maximum(count, 1.0)[:, None], count
 
 
-def unclaimed(fg, emb, centroids, valid, cfg):
-    """Foreground cells whose embedding is farther than cluster_radius from every person centroid."""
+def claim_radii(centroids, valid, fg, emb, cfg):
+    """Radius [P] within which each decoded person claims foreground embeddings (the rest are left
+    to density clustering): claim_spread times the RMS distance to its centroid of the embeddings
+    within anchor_snap_radius that are nearest to it, at least cluster_radius.
+
+    A trained network's embeddings scatter around a person's anchor by a few pixels; a fixed 8 px
+    radius let the scattered ones form mask-only fragments that split the person's mask (README,
+    "Learning under augmentation"). Exact embeddings (the oracle) have no spread and keep the fixed
+    radius, so small people beside big ones still stay apart."""
+    pts = tf.boolean_mask(emb, fg)
+    d = tf.where(valid[:, None], tf.norm(pts[None] - centroids[:, None], axis=-1), FAR)   # [P, M]
+    near = tf.cast((d <= cfg.anchor_snap_radius) & (d <= tf.reduce_min(d, 0, keepdims=True)), tf.float32)
+    rms = tf.sqrt(tf.reduce_sum(near * tf.square(tf.minimum(d, cfg.anchor_snap_radius)), 1)
+                  / tf.maximum(tf.reduce_sum(near, 1), 1.0))
+    return tf.maximum(cfg.cluster_radius, cfg.claim_spread * rms)
+
+
+def unclaimed(fg, emb, centroids, radii, valid):
+    """Foreground cells whose embedding is farther from every valid person centroid than its claim
+    radius (radii [P], claim_radii)."""
     d = tf.norm(emb[:, :, None] - centroids[None, None], axis=-1)
-    d = tf.where(valid[None, None], d, FAR)
-    return fg & (tf.reduce_min(d, -1) > cfg.cluster_radius)
+    near = valid[None, None] & (d <= radii[None, None])
+    return fg & ~tf.reduce_any(near, -1)
 
 
 def cluster_centroids(emb, free, canvas_size, cfg):
