@@ -77,6 +77,47 @@ def test_bad_input_fails_clearly_and_writes_nothing(tmp_path, breaker):
     assert left == [], f"files left behind: {left}"
 
 
+def _kp(data, value, at=0):
+    data["annotations"][0]["keypoints"][at] = value
+
+
+BAD_ANNOTATIONS = {
+    "duplicate image id": (lambda d: d["images"][1].update(id=d["images"][0]["id"]), "appears twice"),
+    "duplicate annotation id": (lambda d: d["annotations"][1].update(id=d["annotations"][0]["id"]), "appears twice"),
+    "NaN keypoint": (lambda d: _kp(d, float("nan")), "not a finite number"),
+    "infinite keypoint": (lambda d: _kp(d, float("inf")), "not a finite number"),
+    "text keypoint": (lambda d: _kp(d, "12"), "not a finite number"),
+    "visibility 3": (lambda d: _kp(d, 3, at=2), "visibility 3"),
+    "keypoint outside the image": (lambda d: (_kp(d, 1e5), _kp(d, 2, at=2)), "outside the"),
+    "negative bbox": (lambda d: d["annotations"][0].update(bbox=[0, 0, -5, 10]), "negative"),
+    "NaN area": (lambda d: d["annotations"][0].update(area=float("nan")), "finite number"),
+    "RLE not the image's size": (lambda d: d["annotations"][0].update(
+        segmentation={"counts": [5, 5], "size": [d["images"][0]["height"], d["images"][0]["width"]]}), "add up to"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BAD_ANNOTATIONS))
+def test_converter_and_evaluate_refuse_the_same_bad_annotations(tmp_path, kind):
+    """Both load through annotations.load_person_keypoints: one rule, an error naming the image and
+    annotation, and the converter writes nothing (it once exited 0 and put people on other images)."""
+    from cf_tf import evaluation
+
+    data, img_dir = _small_copy(tmp_path)
+    data["annotations"].sort(key=lambda a: a["image_id"] != data["images"][0]["id"])   # the first is on image 0
+    data["annotations"][0]["iscrowd"] = 0
+    data["annotations"][0]["keypoints"] = [10.0, 10.0, 2] * 17
+    breaker, message = BAD_ANNOTATIONS[kind]
+    breaker(data)
+    ann = tmp_path / "ann.json"
+    ann.write_text(json.dumps(data))
+    with pytest.raises(ConversionError, match=message) as converted:
+        convert(str(ann), str(img_dir), str(tmp_path / "out" / "rec"), num_shards=1, workers=1)
+    with pytest.raises(evaluation.EvaluationError, match=message) as evaluated:
+        evaluation.evaluate(str(ann), str(img_dir), None, str(tmp_path / "eval"))
+    assert str(converted.value) == str(evaluated.value) and "image " in str(converted.value)
+    assert not (tmp_path / "out").exists() or os.listdir(tmp_path / "out") == []
+
+
 def test_input_error_leaves_no_output_folder_behind(tmp_path):
     data, img_dir = _small_copy(tmp_path)
     _missing(data, img_dir)
