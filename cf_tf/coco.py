@@ -61,8 +61,18 @@ def results_for_image(image_id, decoded, height, width, category_id=PERSON_CATEG
               "score": p["mask_score"]} for p in people if "segmentation" in p])
 
 
+def _ground_truth_count(coco_gt, iou_type, image_ids):
+    """People COCOeval scores in `image_ids`: not crowd, and for keypoints with a labelled keypoint."""
+    anns = coco_gt.loadAnns(coco_gt.getAnnIds(imgIds=list(image_ids), iscrowd=False))
+    return sum(1 for a in anns if iou_type != "keypoints" or a.get("num_keypoints", 0) > 0
+               or any(v > 0 for v in a.get("keypoints", [])[2::3]))
+
+
 def evaluate(coco_gt, results, iou_type, image_ids):
-    """COCOeval stats as {AP, AP50, AP75, APM, APL, AR} and the printed table; zeros if no result."""
+    """COCOeval stats as {AP, AP50, AP75, APM, APL, AR} and the printed table; zeros if no result,
+    None for every stat if the images hold nobody to find (COCOeval's -1: undefined, not 0)."""
+    if not _ground_truth_count(coco_gt, iou_type, image_ids):
+        return {k: None for k in STAT_NAMES}, f"{iou_type}: no ground truth in these images: AP is undefined\n"
     if not results:
         return {k: 0.0 for k in STAT_NAMES}, f"{iou_type}: no detections\n"
     out = io.StringIO()

@@ -133,7 +133,7 @@ def evaluate(annotations, image_dir, run, output_dir, max_images=0, log=print):
     for iou_type, results in (("keypoints", kp_results), ("segm", segm_results)):
         stats, table = cf_coco.evaluate(gt, results, iou_type, done)
         log(f"--- {iou_type} ({len(results)} results)\n{table}")
-        summary[iou_type] = {k: round(v, 4) for k, v in stats.items()}
+        summary[iou_type] = {k: None if v is None else round(v, 4) for k, v in stats.items()}
     summary["images"] = len(done)
     return summary
 

@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from cf_tf import visualize
 from cf_tf.coco import full_size_mask, person_results
-from cf_tf.errors import op_error_reason
+from cf_tf.errors import image_error_reason
 from cf_tf.files import WriteError, write_json, write_picture
 from cf_tf.inference import load_saved_model
 from cf_tf.progress import Progress
@@ -79,7 +79,7 @@ def predict(saved_model, image, output_dir, min_score=0.1, log=print):
         except WriteError:   # the output, not the image: stop, and count nothing that was not written
             raise
         except tf.errors.OpError as e:
-            reason = op_error_reason(e)
+            reason = image_error_reason(e)
             log(f"skipped {path}: {reason}")
             summary["failed"].append((path, reason))
         except (ValueError, OSError) as e:

@@ -72,6 +72,19 @@ def test_no_detections_score_zero_not_crash(tmp_path):
     assert json.loads((tmp_path / "keypoints_results.json").read_text()) == []
 
 
+def test_no_ground_truth_is_reported_as_undefined_not_zero(tmp_path):
+    """An AP of 0.0 on images with nobody in them could not be told from a useless model."""
+    data = json.loads(SAMPLES["ochuman"][0].read_text())
+    data["annotations"] = []
+    ann = tmp_path / "nobody.json"
+    ann.write_text(json.dumps(data))
+    logged = []
+    summary = evaluation.evaluate(str(ann), str(SAMPLES["ochuman"][1]), lambda *a: {"num_people": 0},
+                                  str(tmp_path / "eval"), log=logged.append)
+    assert summary["keypoints"]["AP"] is None and summary["segm"]["AP"] is None and summary["images"] == 3
+    assert any("no ground truth" in m for m in logged)
+
+
 def test_unreadable_image_is_skipped_and_reported(tmp_path):
     ann, images = SAMPLES["ochuman"]
     logs = []
