@@ -8,7 +8,7 @@ import dataclasses
 import json
 import os
 
-from cf_tf.constants import DISK_RADIUS, MASK_SCALE, MID_SCALE, POSE_STRIDES, SEG_STRIDES, SFM_THRESHOLD
+from cf_tf.constants import DISK_RADIUS, MASK_SCALE, MID_SCALE, POSE_STRIDES, SEG_STRIDES, SFM_THRESHOLD, UPSAMPLING
 from cf_tf.files import write_json
 
 ANCHOR_RULES = ("right_shoulder", "mean_keypoints", "mask_mean")
@@ -71,8 +71,11 @@ class ModelConfig:
     fusion_width: int = 256           # channels of the fused P2..P5 maps and of the head units
     head_units: int = 2               # residual bottleneck units per head
     offset_kernel: int = 9            # KeyCentroid / mid-range output conv side, pose cells (9 spans R = 32 at stride 8)
+    upsampling: str = "linear"        # fusion's top-down x2: linear | nearest (training folders from before: nearest)
 
     def __post_init__(self):
+        if self.upsampling not in UPSAMPLING:
+            raise ValueError(f"upsampling must be one of {UPSAMPLING}, got {self.upsampling!r}")
         if self.offset_kernel < 1 or self.offset_kernel % 2 == 0:
             raise ValueError(f"offset_kernel must be an odd number >= 1, got {self.offset_kernel}")
         if self.fusion_width < 8 or self.fusion_width % 4 or self.head_units < 0:
@@ -144,6 +147,7 @@ def load_run_config(model_dir):
     fields = {f.name for f in dataclasses.fields(Geometry)}
     model, data = dict(saved["model"]), dict(saved["data"])
     legacy = {k: data.pop(k) for k in fields if k in data}
+    model.setdefault("upsampling", "nearest")   # folders from before the choice were trained with nearest
     for k in fields:
         model.pop(k, None)
     geometry = Geometry(**saved.get("geometry", legacy))

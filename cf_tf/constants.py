@@ -63,6 +63,8 @@ DISK_RADIUS = 32.0
 # Strides allowed per head (SPEC "Network").
 POSE_STRIDES = (8, 16)
 SEG_STRIDES = (4, 8)
+# Top-down x2 upsampling of the fusion (ModelConfig.upsampling): between cells, or each cell repeated.
+UPSAMPLING = ("linear", "nearest")
 # Keys cubic kernel parameter of the decoder's mask resampling (OpenCV's INTER_CUBIC value).
 CUBIC_A = -0.75
 # Default units of the mid-range and MaskCentroid offsets, input pixels (SPEC "Targets").

@@ -11,6 +11,7 @@ import sys
 from absl import flags
 
 from cf_tf.config import ANCHOR_RULES, DataConfig, DecodeConfig, Geometry, ModelConfig, TrainConfig
+from cf_tf.constants import UPSAMPLING
 from cf_tf.losses import TERMS, LossWeights
 from cf_tf.model import backbones
 
@@ -52,6 +53,8 @@ MODEL = (
        "~/.keras/models/), none, or a path to a weights file."),
     flag("integer", "fusion_width", _M.fusion_width, "Channels of the fused feature maps and head units."),
     flag("integer", "head_units", _M.head_units, "Residual bottleneck units in each head."),
+    flag("enum", "upsampling", _M.upsampling, "Top-down x2 upsampling of the fusion: linear (between cells) or "
+       "nearest (repeat each cell, FPN's).", enum_values=UPSAMPLING),
     flag("integer", "offset_kernel", _M.offset_kernel, "Side of the KeyCentroid and mid-range output convolutions, "
        "in pose-stride cells (odd; 2 * R / pose_stride + 1 spans the keypoint disk; 1 = a 1x1 conv)."),
 )
@@ -163,7 +166,8 @@ def inference_data_config():
 def model_config(geometry_cfg):
     f = FLAGS
     return _config(ModelConfig, backbone=f.backbone, backbone_weights=f.backbone_weights, geometry=geometry_cfg,
-                   fusion_width=f.fusion_width, head_units=f.head_units, offset_kernel=f.offset_kernel)
+                   fusion_width=f.fusion_width, head_units=f.head_units, offset_kernel=f.offset_kernel,
+                   upsampling=f.upsampling)
 
 
 def loss_weights():

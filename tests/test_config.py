@@ -30,3 +30,4 @@ def test_a_folder_written_before_the_geometry_section_loads(tmp_path):
     assert model.geometry is data.geometry
     assert data.geometry == Geometry(mask_scale=48.0, anchor_rule="mask_mean")
     assert (model.fusion_width, data.input_size) == (64, 257)
+    assert model.upsampling == "nearest", "folders from before the choice were trained with nearest upsampling"

@@ -87,3 +87,20 @@ def test_a_registered_backbone_builds_a_model_by_name():
     out = model(np.zeros((1, 64, 96, 3), np.float32))
     assert tuple(out["skfm"].shape) == (1, 8, 12, 17) and tuple(out["sfm"].shape) == (1, 16, 24, 1)
     assert model.get_layer("plain_c5") is not None
+
+
+def test_linear_upsampling_continues_a_ramp_and_nearest_repeats_cells():
+    """The fusion's x2 on the cell-centre grid: coarse cell j sits on fine cell 2j (README, "Learning
+    under augmentation": a ramp stays a ramp, which blocks of repeated cells are not)."""
+    import tensorflow as tf
+
+    from cf_tf.model.blocks import UpsampleAdd
+
+    ramp = tf.reshape(tf.range(4.0), [1, 1, 4, 1]) * tf.ones([1, 4, 1, 1])   # coarse 4 x 4, x = 0..3
+    fine = tf.zeros([1, 7, 7, 1])                                             # ceil(7 / 2) = 4 coarse cells
+    linear = UpsampleAdd("linear")(fine, ramp)[0, 0, :, 0].numpy()
+    nearest = UpsampleAdd("nearest")(fine, ramp)[0, 0, :, 0].numpy()
+    np.testing.assert_allclose(linear, [0, 0.5, 1, 1.5, 2, 2.5, 3])
+    np.testing.assert_allclose(nearest, [0, 0, 1, 1, 2, 2, 3])
+    with pytest.raises(ValueError, match="upsampling"):
+        ModelConfig(upsampling="cubic")

@@ -5,6 +5,8 @@ import keras
 import tensorflow as tf
 from keras import layers
 
+from cf_tf.constants import UPSAMPLING
+
 
 def batch_norm(name):
     """BatchNorm whose statistics are synchronised over replicas, so a batch split over devices
@@ -34,16 +36,42 @@ def bottleneck(x, filters, stride=1, name="unit"):
     return layers.ReLU(name=f"{name}_out")(layers.Add(name=f"{name}_add")([shortcut, y]))
 
 
+def _upsample_linear(x, axis):
+    """x2 along `axis` on the cell-centre grid: fine cell 2j is coarse cell j, fine cell 2j + 1 the
+    mean of coarse cells j and j + 1 (the last cell repeated past the edge)."""
+    n = tf.shape(x)[axis]
+    after = tf.gather(x, tf.minimum(tf.range(1, n + 1), n - 1), axis=axis)
+    both = tf.stack([x, 0.5 * (x + after)], axis + 1)
+    shape = tf.shape(x)
+    return tf.reshape(both, tf.tensor_scatter_nd_update(shape, [[axis]], [2 * shape[axis]]))
+
+
 @keras.saving.register_keras_serializable(package="cf_tf")
 class UpsampleAdd(layers.Layer):
-    """coarse (stride 2s) upsampled x2 by nearest neighbour, cropped to fine's size, added to fine.
+    """coarse (stride 2s) upsampled x2, cropped to fine's size, added to fine.
 
-    With the 'same' grid convention (cell i covers input pixel s*i) the coarse grid has
-    ceil(n/2) cells, so x2 repetition then a crop lines the two grids up exactly.
+    With the 'same' grid convention (cell i covers input pixel s*i) the coarse grid has ceil(n/2)
+    cells and coarse cell j sits on fine cell 2j, so x2 then a crop lines the two grids up exactly.
+    "linear" interpolates the fine cells between coarse ones; "nearest" repeats each coarse cell,
+    whose blocks' edges then move against the people when a crop shifts them by a fraction of a
+    cell, while the offset fields the heads write are ramps (README, "Learning under augmentation":
+    linear fits the crop-shift gate far better).
     """
 
+    def __init__(self, mode="linear", **kwargs):
+        super().__init__(**kwargs)
+        if mode not in UPSAMPLING:
+            raise ValueError(f"upsampling must be one of {UPSAMPLING}, got {mode!r}")
+        self.mode = mode
+
+    def get_config(self):
+        return {**super().get_config(), "mode": self.mode}
+
     def call(self, fine, coarse):
-        up = tf.repeat(tf.repeat(coarse, 2, axis=1), 2, axis=2)
+        if self.mode == "linear":
+            up = _upsample_linear(_upsample_linear(coarse, 1), 2)
+        else:
+            up = tf.repeat(tf.repeat(coarse, 2, axis=1), 2, axis=2)
         shape = tf.shape(fine)
         return fine + tf.cast(up[:, : shape[1], : shape[2]], fine.dtype)
 

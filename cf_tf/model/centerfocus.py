@@ -18,7 +18,7 @@ def build_model(cfg, input_shape=(None, None, 3)):
     x = backbone.preprocess(name="preprocess")(images)
     weights = None if cfg.backbone_weights in ("none", "", None) else cfg.backbone_weights
     features = backbone.features(x, weights)
-    fused = fusion.fuse(features, cfg.fusion_width)
+    fused = fusion.fuse(features, cfg.fusion_width, cfg.upsampling)
     outputs = dict(heads.pose_head(fused[cfg.geometry.stride("pose")], cfg.head_units, cfg.offset_kernel))
     outputs.update(heads.seg_head(fused[cfg.geometry.stride("seg")], cfg.head_units))
     return keras.Model(images, {k: outputs[k] for k in NAMES}, name=f"centerfocus_{cfg.backbone}")

@@ -9,13 +9,14 @@ from keras import layers
 from cf_tf.model.blocks import UpsampleAdd
 
 
-def fuse(features, width):
-    """[C2, C3, C4, C5] -> {stride: P} for strides 4, 8, 16, 32, each with `width` channels."""
+def fuse(features, width, upsampling="linear"):
+    """[C2, C3, C4, C5] -> {stride: P} for strides 4, 8, 16, 32, each with `width` channels;
+    `upsampling` of the top-down path: blocks.UPSAMPLING."""
     laterals = [layers.Conv2D(width, 1, name=f"fuse_lateral_c{k}")(c) for k, c in zip((2, 3, 4, 5), features)]
     p = laterals[3]
     fused = {32: p}
     for k, lat in zip((4, 3, 2), reversed(laterals[:3])):
-        p = UpsampleAdd(name=f"fuse_top_down_p{k}")(lat, p)
+        p = UpsampleAdd(upsampling, name=f"fuse_top_down_p{k}")(lat, p)
         fused[2 ** k] = p
     # a 3x3 conv on each output removes the blocky upsampling pattern (as in FPN)
     return {s: layers.Conv2D(width, 3, padding="same", name=f"fuse_smooth_s{s}")(p) for s, p in fused.items()}
