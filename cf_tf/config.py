@@ -8,6 +8,8 @@ import dataclasses
 import json
 import os
 
+import tensorflow as tf
+
 from cf_tf.constants import DISK_RADIUS, MASK_SCALE, MID_SCALE, POSE_STRIDES, SEG_STRIDES, SFM_THRESHOLD, UPSAMPLING
 from cf_tf.files import write_json
 
@@ -118,6 +120,11 @@ class TrainConfig:
 
 
 RUN_CONFIG = "cf_tf_config.json"
+CHECKPOINT_INDEX = "checkpoint"   # TensorFlow's index of a checkpoints folder
+
+
+class CheckpointError(ValueError):
+    """A training folder's checkpoint or config, or a SavedModel, cannot be used; the message says why."""
 
 
 def save_run_config(model_dir, model_cfg, data_cfg):
@@ -142,8 +149,14 @@ def load_run_config(model_dir):
     path = os.path.join(model_dir, RUN_CONFIG)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{path} not found: is {model_dir} a cf_tf training folder?")
-    with open(path) as f:
-        saved = json.load(f)
+    try:
+        with open(path) as f:
+            saved = json.load(f)
+        if not all(isinstance(saved.get(k), dict) for k in ("model", "data")):
+            raise ValueError("no 'model' and 'data' sections")
+    except (ValueError, AttributeError) as e:   # JSONDecodeError is a ValueError
+        raise CheckpointError(f"{path} is damaged ({str(e)[:100]}): it is written by python -m cf_tf.train "
+                              f"with the run's settings; train into another --model_dir") from None
     fields = {f.name for f in dataclasses.fields(Geometry)}
     model, data = dict(saved["model"]), dict(saved["data"])
     legacy = {k: data.pop(k) for k in fields if k in data}
@@ -152,6 +165,25 @@ def load_run_config(model_dir):
         model.pop(k, None)
     geometry = Geometry(**saved.get("geometry", legacy))
     return ModelConfig(geometry=geometry, **model), DataConfig(geometry=geometry, **data)
+
+
+def latest_checkpoint(folder):
+    """The newest checkpoint path in a checkpoints folder, None if it holds none; CheckpointError if
+    its index file is damaged (TensorFlow says None, or raises, and a resumed run would start over)."""
+    index = os.path.join(folder, CHECKPOINT_INDEX)
+    if not os.path.isfile(index):
+        return None
+    try:
+        latest = tf.train.latest_checkpoint(folder)
+    except ValueError:
+        latest = None
+    if latest is None:
+        saved = sorted((int(n[5:-6]) for n in os.listdir(folder) if n.startswith("ckpt-") and n.endswith(".index")
+                        and n[5:-6].isdigit()), reverse=True)
+        fix = (f"the newest checkpoint beside it is ckpt-{saved[0]}: write the line model_checkpoint_path: "
+               f"\"ckpt-{saved[0]}\" into {index}" if saved else "no checkpoint is beside it: remove it")
+        raise CheckpointError(f"{index} is damaged (TensorFlow's list of the checkpoints in {folder}); {fix}")
+    return latest
 
 
 @dataclasses.dataclass(frozen=True)

@@ -12,6 +12,7 @@ import os
 import tensorflow as tf
 
 from cf_tf import config as cf_config
+from cf_tf.config import CheckpointError
 from cf_tf.data.augment import inference_canvas
 from cf_tf.model.centerfocus import build_model
 from cf_tf.postprocess.decode import decode_batch
@@ -41,15 +42,11 @@ class Predictor(tf.Module):
         return decode_batch(outputs, scales, shape[1], shape[2], self.input_size, self.decode_cfg)
 
 
-class CheckpointError(ValueError):
-    """A checkpoint or SavedModel that cannot be loaded; the message names it and why."""
-
-
 def restore_model(model_dir):
     """(model with the latest checkpoint's weights, ModelConfig, DataConfig) from a training folder.
     Raises FileNotFoundError (no checkpoint) or CheckpointError (corrupt, or another model's)."""
     model_cfg, data_cfg = cf_config.load_run_config(model_dir)
-    latest = tf.train.latest_checkpoint(os.path.join(model_dir, "checkpoints"))
+    latest = cf_config.latest_checkpoint(os.path.join(model_dir, "checkpoints"))
     if latest is None:
         raise FileNotFoundError(f"{model_dir}/checkpoints holds no checkpoint")
     # the checkpoint holds every weight: no need to fetch pretrained backbone weights again

@@ -14,7 +14,7 @@ import sys
 
 from cf_tf import cli
 from cf_tf import flags as cf_flags
-from cf_tf.config import load_run_config
+from cf_tf.config import CheckpointError, load_run_config
 from cf_tf.data import pipeline
 from cf_tf.files import WriteError, write_picture
 from cf_tf.flags import FLAGS, flag
@@ -36,7 +36,7 @@ def main(argv):
         cf_flags.refuse_present(cf_flags.GEOMETRY + cf_flags.DATA, f"the data settings are {f.model_dir}'s (cf_tf_config.json)")
         try:
             _, cfg = load_run_config(f.model_dir)
-        except FileNotFoundError as e:
+        except (FileNotFoundError, CheckpointError) as e:
             sys.exit(f"error: {e}")
     else:
         cfg = cf_flags.data_config()

@@ -236,8 +236,9 @@ def _start(model_dir, records, data_cfg, model_cfg, train_cfg, strategy, log, ck
     # restarting it; tf.distribute's iterators over several replicas cannot be saved.
     state = {"data": iterator} if isinstance(iterator, tf.data.Iterator) else {}
     checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, **state)
+    latest = cf_config.latest_checkpoint(chief_dir)   # before the manager, which reads the same index
     manager = tf.train.CheckpointManager(checkpoint, ckpt_dir or chief_dir, max_to_keep=train_cfg.keep_checkpoints)
-    restored = restore_or_init(tf.train.latest_checkpoint(chief_dir), checkpoint)
+    restored = restore_or_init(latest, checkpoint)
     start = int(optimizer.iterations.numpy())
     batches = _batches(iterator, records)
     first = next(batches) if start < train_cfg.train_steps else None

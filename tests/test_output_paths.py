@@ -34,3 +34,30 @@ def test_an_output_folder_that_is_a_file_is_refused_in_one_line(tmp_path, comman
     assert len(lines) == 1 and lines[0].startswith("error: ") and str(out) in lines[0] and "is a file" in lines[0], \
         proc.stderr[-2000:]
     assert blocker.read_text() == "a user's file"
+
+
+@pytest.mark.parametrize("damage", ["empty config", "config not JSON", "empty checkpoint index",
+                                    "garbage checkpoint index"])
+@pytest.mark.parametrize("command", ["train", "evaluate", "export"])
+def test_a_damaged_run_config_or_checkpoint_index_is_one_line_naming_it(tmp_path, damage, command):
+    """Export and evaluate once ended in a raw JSONDecodeError; a garbage index made TensorFlow see no
+    checkpoint at all, so a resumed run would have started over."""
+    model_dir = tmp_path / "run"
+    (model_dir / "checkpoints").mkdir(parents=True)
+    (model_dir / "cf_tf_config.json").write_text({"empty config": "", "config not JSON": "{model"}.get(
+        damage, '{"geometry": {}, "model": {"backbone": "resnet_tiny", "fusion_width": 64, "head_units": 1, "upsampling": "linear"}, '
+                '"data": {"crop_size": 161, "input_size": 257}}'))
+    (model_dir / "checkpoints" / "ckpt-500.index").write_bytes(b"")
+    (model_dir / "checkpoints" / "checkpoint").write_text({"empty checkpoint index": "",
+                                                           "garbage checkpoint index": "garbage {{"}.get(damage, ""))
+    named = model_dir / ("cf_tf_config.json" if "config" in damage else "checkpoints/checkpoint")
+    args = {"train": ["cf_tf.train", "--backbone=resnet_tiny", "--fusion_width=64", "--head_units=1",
+                      "--crop_size=161", "--input_size=257", f"--model_dir={model_dir}",
+                      f"--train_records={sorted(COCO_SAMPLE.glob('*.json'))[0]}"],
+            "evaluate": ["cf_tf.evaluate", f"--model_dir={model_dir}", f"--annotations={ANN}", f"--images={IMAGES}",
+                         f"--output_dir={tmp_path / 'eval'}"],
+            "export": ["cf_tf.export", f"--model_dir={model_dir}", f"--output={tmp_path / 'sm'}"]}[command]
+    proc = subprocess.run([sys.executable, "-m", *args], cwd=REPO, capture_output=True, text=True, timeout=300)
+    last = proc.stderr.strip().splitlines()[-1]
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    assert last.startswith("error: ") and str(named) in last and "damaged" in last, last
