@@ -55,6 +55,8 @@ MODEL = (
     flag("integer", "head_units", _M.head_units, "Residual bottleneck units in each head."),
     flag("enum", "upsampling", _M.upsampling, "Top-down x2 upsampling of the fusion: linear (between cells) or "
        "nearest (repeat each cell, FPN's).", enum_values=UPSAMPLING),
+    flag("bool", "antialias", _M.antialias, "resnet_tiny: each strided unit low-passes its input before "
+       "subsampling (BlurPool), so a shift by less than a cell changes little."),
     flag("integer", "offset_kernel", _M.offset_kernel, "Side of the KeyCentroid and mid-range output convolutions, "
        "in pose-stride cells (odd; 2 * R / pose_stride + 1 spans the keypoint disk; 1 = a 1x1 conv)."),
 )
@@ -167,7 +169,7 @@ def model_config(geometry_cfg):
     f = FLAGS
     return _config(ModelConfig, backbone=f.backbone, backbone_weights=f.backbone_weights, geometry=geometry_cfg,
                    fusion_width=f.fusion_width, head_units=f.head_units, offset_kernel=f.offset_kernel,
-                   upsampling=f.upsampling)
+                   upsampling=f.upsampling, antialias=f.antialias)
 
 
 def loss_weights():

@@ -75,7 +75,7 @@ def test_a_registered_backbone_builds_a_model_by_name():
     from keras import layers
 
     @backbones.register_backbone("test_plain_convs")
-    def plain(image, weights):
+    def plain(image, weights, antialias):
         features, x = [], image
         for k, stride in enumerate((4, 2, 2, 2)):
             x = layers.Conv2D(8, 3, strides=stride, padding="same", name=f"plain_c{k + 2}")(x)
@@ -104,3 +104,23 @@ def test_linear_upsampling_continues_a_ramp_and_nearest_repeats_cells():
     np.testing.assert_allclose(nearest, [0, 0, 1, 1, 2, 2, 3])
     with pytest.raises(ValueError, match="upsampling"):
         ModelConfig(upsampling="cubic")
+
+
+def test_blur_pool_keeps_the_cell_centre_rule_and_a_shift_by_a_pixel_changes_little():
+    """A strided unit of resnet_tiny with antialias: output cell i is centred on input cell 2i, and a
+    one-pixel shift of a fine pattern moves its output far less than plain subsampling does."""
+    import tensorflow as tf
+
+    from cf_tf.model.blocks import BlurPool
+
+    impulse = np.zeros((1, 9, 9, 1), np.float32)
+    impulse[0, 4, 4] = 1.0
+    out = BlurPool()(tf.constant(impulse))[0, ..., 0].numpy()
+    assert out.shape == (5, 5) and np.unravel_index(out.argmax(), out.shape) == (2, 2)
+    stripes = np.tile(np.array([1.0, 0.0], np.float32), 8)[None, None, :, None] * np.ones((1, 16, 1, 1), np.float32)
+    shifted = np.roll(stripes, 1, axis=2)
+    blurred = [BlurPool()(tf.constant(x))[0, 2:-2, 2:-2, 0].numpy() for x in (stripes, shifted)]
+    plain = [x[0, ::2, ::2, 0][2:-2, 2:-2] for x in (stripes, shifted)]
+    assert np.abs(blurred[0] - blurred[1]).max() < 0.01 < np.abs(plain[0] - plain[1]).max()
+    with pytest.raises(backbones.BackboneError, match="resnet_tiny"):
+        build_model(ModelConfig(backbone="resnet50", antialias=True))

@@ -74,8 +74,9 @@ def test_importing_a_command_defines_no_flag(command):
 
 
 def test_the_demo_flagfile_trains_the_demo_model():
-    flags = dict(line.strip()[2:].split("=", 1) for line in open(os.path.join(REPO, "experiments", "tiny.flags"))
-                 if line.startswith("--"))
+    lines = [line.strip()[2:] for line in open(os.path.join(REPO, "experiments", "tiny.flags")) if line.startswith("--")]
+    flags = dict(line.split("=", 1) if "=" in line else (line, "true") for line in lines)
     assert flags["backbone"] == DEMO_MODEL.backbone
+    assert (flags.get("antialias") == "true") == DEMO_MODEL.antialias
     assert int(flags["fusion_width"]) == DEMO_MODEL.fusion_width
     assert int(flags["head_units"]) == DEMO_MODEL.head_units

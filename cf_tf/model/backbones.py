@@ -2,7 +2,7 @@
 
 resnet50 / resnet101 / resnet152 come from keras.applications (the paper uses ResNet); resnet_tiny
 is a small network of the same bottleneck units for CPU tests and the demo. Adding a backbone is one
-function registered with `register_backbone`: (preprocessed image, weights) -> [C2, C3, C4, C5].
+function registered with `register_backbone`: (preprocessed image, weights, antialias) -> [C2, C3, C4, C5].
 """
 
 import dataclasses
@@ -18,7 +18,7 @@ from cf_tf.model.blocks import CaffePreprocess, batch_norm, bottleneck
 
 @dataclasses.dataclass(frozen=True)
 class Backbone:
-    features: Callable        # (preprocessed image, weights: None | "imagenet" | path) -> [C2, C3, C4, C5]
+    features: Callable        # (preprocessed image, weights: None | "imagenet" | path, antialias) -> [C2, C3, C4, C5]
     preprocess: Callable      # () -> the layer turning RGB 0..255 into what `features` expects
 
 
@@ -60,7 +60,9 @@ def _stage_outputs(model):
     return [last[f"conv{k}"] for k in (2, 3, 4, 5)]
 
 
-def _keras_resnet(name, application, image, weights):
+def _keras_resnet(name, application, image, weights, antialias=False):
+    if antialias:
+        raise BackboneError(f"{name} is keras.applications' network, as published: --antialias is resnet_tiny's")
     if weights == "imagenet":
         try:
             base = application(include_top=False, weights="imagenet", input_tensor=image)
@@ -84,7 +86,7 @@ for _name, _application in (("resnet50", keras.applications.ResNet50), ("resnet1
 
 
 @register_backbone("resnet_tiny")
-def _tiny(image, weights):
+def _tiny(image, weights, antialias=False):
     if weights is not None:
         raise BackboneError("resnet_tiny has no pretrained weights: use --backbone_weights=none")
     x = layers.ZeroPadding2D(3, name="tiny_stem_pad")(image)
@@ -97,6 +99,6 @@ def _tiny(image, weights):
     for stage, (filters, units) in enumerate(_TINY_STAGES, start=2):
         for u in range(units):
             stride = 2 if (u == 0 and stage > 2) else 1
-            x = bottleneck(x, filters, stride, name=f"tiny_c{stage}_u{u}")
+            x = bottleneck(x, filters, stride, name=f"tiny_c{stage}_u{u}", antialias=antialias)
         features.append(x)
     return features

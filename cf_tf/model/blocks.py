@@ -14,13 +14,18 @@ def batch_norm(name):
     return layers.BatchNormalization(synchronized=True, name=name)
 
 
-def bottleneck(x, filters, stride=1, name="unit"):
+def bottleneck(x, filters, stride=1, name="unit", antialias=False):
     """ResNet v1 bottleneck: 1x1 (filters, stride) -> 3x3 (filters) -> 1x1 (4 filters) + shortcut.
 
     The stride sits on the 1x1 convolutions, as in keras.applications' ResNets, so a strided unit
     samples input cell 2i exactly and the cell-centre rule of cf_tf/constants.py holds for any size.
+    With `antialias` a strided unit first low-passes its input (BlurPool, Zhang 2019) and then runs
+    at stride 1: a 1x1 convolution with stride 2 reads one cell in four, so a shift of the image by
+    less than a cell changed what every coarser cell saw (README, "Learning under augmentation").
     """
     out_ch = 4 * filters
+    if antialias and stride != 1:
+        x, stride = BlurPool(name=f"{name}_blur")(x), 1
     shortcut = x
     if stride != 1 or x.shape[-1] != out_ch:
         shortcut = layers.Conv2D(out_ch, 1, strides=stride, use_bias=False, name=f"{name}_proj")(x)
@@ -44,6 +49,18 @@ def _upsample_linear(x, axis):
     both = tf.stack([x, 0.5 * (x + after)], axis + 1)
     shape = tf.shape(x)
     return tf.reshape(both, tf.tensor_scatter_nd_update(shape, [[axis]], [2 * shape[axis]]))
+
+
+@keras.saving.register_keras_serializable(package="cf_tf")
+class BlurPool(layers.Layer):
+    """Binomial [1 2 1] x [1 2 1] / 16 low-pass, then every other cell: output cell i is centred on
+    input cell 2i (zero padding of one cell each side), so the grid rule of a strided unit holds."""
+
+    def call(self, x):
+        taps = tf.constant([1.0, 2.0, 1.0], x.dtype) / 4.0
+        kernel = tf.tile((taps[:, None] * taps[None, :])[:, :, None, None], tf.stack([1, 1, tf.shape(x)[-1], 1]))
+        padded = tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]])
+        return tf.nn.depthwise_conv2d(padded, kernel, [1, 2, 2, 1], "VALID")
 
 
 @keras.saving.register_keras_serializable(package="cf_tf")
