@@ -147,6 +147,9 @@ def _batches(iterator, records):
     while True:
         try:
             yield next(iterator)
+        except StopIteration:   # the training stream repeats: it ends only when there is nothing in it
+            raise TrainingError(f"--train_records={records}: the records hold no example (every shard is empty); "
+                                f"convert the data again with fewer --num_shards") from None
         except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as e:
             raise TrainingError(f"--train_records={records}: a record cannot be read ({op_error_reason(e)}); the "
                                 f"files must be TFRecords written by data_prep.coco_to_tfrecord") from None

@@ -239,3 +239,25 @@ def test_synth_figures_show_whether_they_face_the_camera():
 def test_synth_rejects_bad_arguments(tmp_path):
     with pytest.raises(ValueError, match="num_images"):
         synth.generate(str(tmp_path), num_images=0)
+
+
+def test_more_shards_than_images_warns_and_training_on_empty_records_is_one_line(tmp_path):
+    """--num_shards=20 for 8 images once wrote 12 empty shards silently, and records that are all
+    empty ended training in "RuntimeError: generator raised StopIteration"."""
+    import tensorflow as tf
+
+    from cf_tf import training
+    from cf_tf.config import DataConfig, ModelConfig, TrainConfig
+
+    data, img_dir = _small_copy(tmp_path, n_images=2)
+    ann = tmp_path / "ann.json"
+    ann.write_text(json.dumps(data))
+    logs = []
+    convert(str(ann), str(img_dir), str(tmp_path / "rec"), num_shards=5, workers=1, log=logs.append)
+    assert any("3 of the 5 shards hold no example" in m for m in logs), logs
+    empty = ",".join(str(tmp_path / f"rec-{i:05d}-of-00005.tfrecord") for i in (2, 3, 4))
+    with pytest.raises(training.TrainingError, match="hold no example"):
+        training.train(str(tmp_path / "run"), empty, DataConfig(crop_size=65, input_size=65),
+                       ModelConfig(backbone="resnet_tiny", fusion_width=16, head_units=0), TrainConfig(train_steps=1),
+                       strategy=tf.distribute.OneDeviceStrategy("/cpu:0"), log=lambda m: None)
+    assert not (tmp_path / "run").exists()

@@ -5,6 +5,7 @@ annotations into a serialized Example (evaluate uses it too, to build targets ex
 does); convert writes a whole annotation file as shards, atomically.
 """
 
+import contextlib
 import multiprocessing
 import os
 import shutil
@@ -119,14 +120,18 @@ def convert(annotations, images, output, num_shards=8, workers=1, skip_empty=Fal
         bar.close()
         if pool is not None:
             pool.terminate()
-        for w in writers:
-            w.close()
+        for w in writers:   # a writer whose disk filled fails again on close: the clean-up must still run
+            with contextlib.suppress(Exception):
+                w.close()
         if not ok:   # no half set: shards already renamed by this run go too
             for p in moved:
                 os.remove(p)
         shutil.rmtree(staging, ignore_errors=True)
         if not ok and created and not os.listdir(out_dir):
             os.rmdir(out_dir)
+    if stats["images"] < num_shards:
+        log(f"warning: {num_shards - stats['images']} of the {num_shards} shards hold no example ({stats['images']} "
+            f"image(s)); --num_shards={max(stats['images'], 1)} or fewer gives every shard some")
     if stats["degenerate_masks"]:
         log(f"warning: {stats['degenerate_masks']} annotation(s) had degenerate polygons or empty "
             f"masks; their masks are empty or partial")
