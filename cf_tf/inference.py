@@ -17,6 +17,9 @@ from cf_tf.data.augment import inference_canvas
 from cf_tf.model.centerfocus import build_model
 from cf_tf.postprocess.decode import decode_batch
 
+# What both serving signatures say to an empty batch (serve_images also to an empty image).
+EMPTY_BATCH = "images must be uint8 [B, H, W, 3] with B, H, W >= 1 (got an empty batch or an empty image)"
+
 
 class Predictor(tf.Module):
     """Callable on uint8 images [B, H, W, 3] (one size per batch); returns decode_image's dict, batched."""
@@ -30,9 +33,7 @@ class Predictor(tf.Module):
     @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8, name="images")])
     def __call__(self, images):
         shape = tf.shape(images)
-        check = tf.debugging.assert_greater(
-            tf.reduce_min(shape[:3]), 0,
-            message="images must be uint8 [B, H, W, 3] with B, H, W >= 1 (got an empty batch or an empty image)")
+        check = tf.debugging.assert_greater(tf.reduce_min(shape[:3]), 0, message=EMPTY_BATCH)
         with tf.control_dependencies([check]):   # before the network, whose own error would be cryptic
             images = tf.identity(images)
         canvas, scale = inference_canvas(images, self.input_size)

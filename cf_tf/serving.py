@@ -20,6 +20,7 @@ import tempfile
 import tensorflow as tf
 
 from cf_tf import files
+from cf_tf.inference import EMPTY_BATCH
 
 
 
@@ -36,6 +37,9 @@ class ServingModule(tf.Module):
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")])
     def serve_bytes(self, image_bytes):
+        check = tf.debugging.assert_positive(tf.size(image_bytes), message=EMPTY_BATCH)
+        with tf.control_dependencies([check]):   # before image_bytes[0], whose own error is a slicing one
+            image_bytes = tf.identity(image_bytes)
         first = tf.io.decode_image(image_bytes[0], channels=3, expand_animations=False)
 
         def decode(b):

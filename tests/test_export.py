@@ -257,10 +257,12 @@ def test_corrupt_checkpoint_and_a_folder_that_is_no_savedmodel_are_one_line_erro
 
 def test_savedmodel_refuses_an_empty_batch_with_a_message(saved_model):
     root, _ = saved_model
-    fn = tf.saved_model.load(str(root / "sm")).signatures["serving_default"]
+    signatures = tf.saved_model.load(str(root / "sm")).signatures
     for shape in ((0, 40, 40, 3), (1, 0, 40, 3)):
         with pytest.raises(tf.errors.InvalidArgumentError, match="empty batch or an empty image"):
-            fn(images=tf.zeros(shape, tf.uint8))
+            signatures["serving_default"](images=tf.zeros(shape, tf.uint8))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="empty batch or an empty image"):
+        signatures["serve_bytes"](image_bytes=tf.zeros([0], tf.string))
 
 
 def test_ctrl_c_in_export_writes_nothing_and_says_so(saved_model, tmp_path):
