@@ -199,6 +199,7 @@ class DecodeConfig:
     max_candidates: int = 40           # top-k candidates per keypoint
     bhm_rescoring: bool = True         # keypoint score = geometric mean with the BHM probability
     refine_steps: int = 2              # KeyCentroid refinements of each grown keypoint
+    candidate_snap_radius: float = 8.0  # ... then moved onto the nearest Hough candidate this close (0 = off)
     nms_radius: float = 10.0           # a candidate this close to a found person's same keypoint is dropped
     oks_nms: float = 0.7               # people overlapping a better one with OKS above this are dropped
     merge_radius: float = 12.0         # fragments whose MaskCentroid anchors agree within this are one person

@@ -88,6 +88,8 @@ _DECODE_HELP = {
     "max_candidates": "Candidates kept per keypoint type.",
     "bhm_rescoring": "Keypoint score = geometric mean of Hough score and BHM probability (paper 3.2).",
     "refine_steps": "KeyCentroid refinements of each keypoint grown along a mid-range offset.",
+    "candidate_snap_radius": "A grown keypoint then moves onto the nearest Hough candidate of its type within this "
+                             "many input pixels (0 = off).",
     "nms_radius": "A candidate this close (input pixels) to the same keypoint of a found person is dropped.",
     "oks_nms": "People whose OKS with a better person exceeds this are dropped.",
     "merge_radius": "Skeleton fragments whose MaskCentroid anchors agree within this many input pixels merge.",

@@ -14,7 +14,7 @@ import collections
 import numpy as np
 import tensorflow as tf
 
-from cf_tf.constants import DIRECTED_EDGES, NUM_KEYPOINTS, OKS_SIGMAS
+from cf_tf.constants import DIRECTED_EDGES, FAR, NUM_KEYPOINTS, OKS_SIGMAS
 from cf_tf.postprocess.hough import keypoint_scores
 from cf_tf.postprocess.ops import cell_target_reader, nearest_sample
 
@@ -40,7 +40,18 @@ _SRC = np.array([a for a, _ in DIRECTED_EDGES], np.int32)
 _DST = np.array([b for _, b in DIRECTED_EDGES], np.int32)
 
 
-def grow(seed_xy, seed_j, maps, canvas_size, cfg):
+def snap_to_candidates(pb, b, cand_xy, cand_score, radius):
+    """Each grown point pb [M, 2] of keypoint type b [M] moved onto the nearest Hough candidate of its
+    type within `radius` px, if any: a candidate gathers the votes of its whole disk, while the
+    refinement reads one cell's KeyCentroid, whose error it inherits."""
+    cands = tf.gather(cand_xy, b)                                             # [M, K, 2]
+    d = tf.where(tf.gather(cand_score, b) > 0, tf.norm(cands - pb[:, None], axis=-1), FAR)
+    nearest = tf.argmin(d, -1, output_type=tf.int32)
+    close = tf.reduce_min(d, -1) <= radius
+    return tf.where(close[:, None], tf.gather(cands, nearest, batch_dims=1), pb)
+
+
+def grow(seed_xy, seed_j, maps, canvas_size, cfg, cand_xy=None, cand_score=None):
     """Skeletons grown from every seed: (xy [M, 17, 2], score [M, 17])."""
     m = tf.shape(seed_xy)[0]
     rows = tf.range(m)
@@ -55,6 +66,8 @@ def grow(seed_xy, seed_j, maps, canvas_size, cfg):
         pb = mid_target(tf.gather(xy, a, axis=1, batch_dims=1), e)
         for _ in range(cfg.refine_steps):
             pb = keypoint_target(pb, b)
+        if cfg.candidate_snap_radius > 0:
+            pb = snap_to_candidates(pb, b, cand_xy, cand_score, cfg.candidate_snap_radius)
         pb = tf.clip_by_value(pb, 0.0, float(canvas_size))
         return i + 1, tf.tensor_scatter_nd_update(xy, tf.stack([rows, b], -1), pb)
 
@@ -85,7 +98,7 @@ def group(cand_xy, cand_score, maps, canvas_size, cfg):
     seed_j = tf.repeat(tf.range(NUM_KEYPOINTS), k)
     seed_score = keypoint_scores(maps["pgo"], maps["bhm_prob"], seed_xy, seed_j, cfg)
     seed_score = tf.where(tf.reshape(cand_score, [-1]) > 0, seed_score, 0.0)
-    xy, score = grow(seed_xy, seed_j, maps, canvas_size, cfg)
+    xy, score = grow(seed_xy, seed_j, maps, canvas_size, cfg, cand_xy, cand_score)
     order = tf.argsort(seed_score, direction="DESCENDING")
     m = tf.shape(order)[0]
     rank = tf.scatter_nd(order[:, None], tf.range(m), [m])                  # queue position of each seed
