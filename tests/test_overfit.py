@@ -1,10 +1,13 @@
-"""The overfit gate (README "Overfit gate"): can the demo network fit the images it trains on?
+"""The overfit gates (README "Overfit gate", "Learning under augmentation"): can the demo network fit
+the images it trains on, and can it when they are shifted, scaled, rotated and flipped?
 
 The tiny model of experiments/tiny.flags trains 1500 steps of batch 4 on 8 fixed synthetic images
 with no augmentation at all (scale 1, no rotation, no flip, no crop shift), then is decoded and
 scored with COCOeval on those same images, next to the oracle (ground truth -> targets -> decoder)
 on them. A network that cannot fit 8 images it has seen 750 times each has a bug or a design flaw;
-every change to targets, model, losses or the training loop must keep this test passing.
+every change to targets, model, losses or the training loop must keep this test passing. The same
+training with tiny.flags' crop shift, and with all of its augmentation, must fit them too: a network
+that fits an image only where it sits learns positions, not people.
 
 GATE is a ratchet: the share of the oracle's AP the gate asserts, raised to the best level reached
 (rounded down to a multiple of 0.05 for run-to-run noise), never lowered against the same oracle.
@@ -14,6 +17,9 @@ The goal is 0.90 for both tasks. History (model / oracle AP, keypoints and segm)
 raised the oracle's segm on these images from 0.770 to 0.927 and the model's from 0.660 to 0.744
 (anchors snapped onto the embeddings), a share of 0.80 of the new oracle: segm is asserted at 0.75,
 one notch below, because on these 21 people one person crossing an IoU threshold moves it ~0.05.
+The anti-aliased network with linear upsampling, decoded with spread-based claims and keypoints
+snapped onto Hough candidates, reached a mean share of 0.97 / 0.85: segm asserted at 0.80, one notch
+below, for the same reason.
 
 The share is the mean over two initialisations (SEEDS). One draw was not a property of the design:
 the same code and seed gave 0.95 / 0.80 on one machine and 0.91 / 0.66 on another (another CPU,
@@ -30,24 +36,24 @@ import pytest
 from conftest import REPO, make_synth
 
 # Model AP / oracle AP on the same images, asserted. Only ever raise these (see the module docstring).
-GATE = {"keypoints": 0.90, "segm": 0.75}
+GATE = {"keypoints": 0.90, "segm": 0.80}
 GOAL = 0.90
 STEPS, BATCH, SIZE = 1500, 4, 257
 NO_AUGMENTATION = ["--scale_min=1", "--scale_max=1", "--max_rotation=0", "--flip_prob=0", "--max_shift=0"]
 SEEDS = (0, 1)
 
-# The augmented gates: the same images, trained as experiments/tiny.flags trains, on its 161 px crops
-# (each a random part of the 257 px canvas), with its crop shift alone or with all of its augmentation,
-# then scored on the images as they are. One seed each: they run beside the two no-augmentation
-# seeds, and with two more the whole test would pass 15 minutes of CI. Ratchets, like GATE: the best
-# share reached so far, rounded down to 0.05, until the goals (crop shift 0.90, all augmentation 0.80).
-CROP = 161
+# The augmented gates: the same images and training, with experiments/tiny.flags' crop shift alone or
+# with all of its augmentation (scale, rotation, flip, shift), scored on the images as they are. One
+# seed each (all four models train at once): two more seeds would add about 10 minutes of CI. Ratchets
+# like GATE, and one notch below the share reached where that was within one person of the floor; the
+# goals are 0.90 (crop shift) and 0.80 (all augmentation). Measured shares: README, "Learning under
+# augmentation".
 AUGMENTED = {
     "crop shift": ["--scale_min=1", "--scale_max=1", "--max_rotation=0", "--flip_prob=0"],
     "all augmentation": [],
 }
-AUGMENTED_GATE = {"crop shift": {"keypoints": KPS_SHIFT, "segm": SEGM_SHIFT},
-                  "all augmentation": {"keypoints": KPS_FULL, "segm": SEGM_FULL}}
+AUGMENTED_GATE = {"crop shift": {"keypoints": 0.80, "segm": 0.60},
+                  "all augmentation": {"keypoints": 0.25, "segm": 0.25}}
 AUGMENTED_GOAL = {"crop shift": 0.90, "all augmentation": 0.80}
 
 
@@ -72,7 +78,7 @@ def gate_runs(tmp_path_factory):
     common = ["--flagfile=experiments/tiny.flags", f"--train_records={records}", f"--train_steps={STEPS}",
               f"--batch_size={BATCH}", f"--checkpoint_every={STEPS}", f"--input_size={SIZE}"]
     runs = {f"seed {seed}": [f"--seed={seed}", f"--crop_size={SIZE}", *NO_AUGMENTATION] for seed in SEEDS}
-    runs.update({name: [f"--crop_size={CROP}", *flags] for name, flags in AUGMENTED.items()})
+    runs.update({name: [f"--crop_size={SIZE}", *flags] for name, flags in AUGMENTED.items()})
     folders = {name: out / name.replace(" ", "_") for name in runs}
     training = {name: _start("cf_tf.train", *common, f"--model_dir={folders[name]}", *flags)
                 for name, flags in runs.items()}
