@@ -17,14 +17,29 @@ from cf_tf.progress import Progress
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
 
 
-def image_files(path):
+def _is_image_file(path):
+    """One rule for a single --image and a folder's entries: a regular file (not a folder or a named
+    pipe, which would hang the read) named .jpg, .jpeg or .png."""
+    return os.path.isfile(path) and path.lower().endswith(IMAGE_EXTENSIONS)
+
+
+def image_files(path, log=print):
+    """The image files `path` names: itself, or its folder's image files (the others counted in one
+    line); FileNotFoundError saying why there are none."""
+    kinds = "/".join(IMAGE_EXTENSIONS)
     if os.path.isdir(path):
-        files = sorted(os.path.join(path, f) for f in os.listdir(path) if f.lower().endswith(IMAGE_EXTENSIONS))
+        entries = sorted(os.path.join(path, f) for f in os.listdir(path))
+        files = [f for f in entries if _is_image_file(f)]
+        if len(files) < len(entries):
+            log(f"{path}: {len(entries) - len(files)} of its {len(entries)} entries left out: not {kinds} "
+                f"files (other types, sub-folders, pipes)")
         if not files:
-            raise FileNotFoundError(f"{path}: no .jpg/.jpeg/.png file in this folder")
+            raise FileNotFoundError(f"{path}: no {kinds} file in this folder")
         return files
-    if not os.path.isfile(path):
+    if not os.path.lexists(path):
         raise FileNotFoundError(f"{path}: no such file or folder")
+    if not _is_image_file(path):
+        raise FileNotFoundError(f"{path}: not a {kinds} file")
     return [path]
 
 
@@ -63,7 +78,7 @@ def predict_file(serve, path, image_id, output_dir, min_score):
 
 def predict(saved_model, image, output_dir, min_score=0.1, log=print):
     """Runs every image; returns {"images": ok count, "failed": [(path, reason)], "people": total}."""
-    files = image_files(image)
+    files = image_files(image, log)
     inputs = {os.path.realpath(os.path.dirname(f)) for f in files}
     if os.path.realpath(output_dir) in inputs:
         raise ValueError(f"--output_dir={output_dir} is the folder of the input images: pictures and JSON "

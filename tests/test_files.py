@@ -26,3 +26,21 @@ def test_output_folder_refuses_files_and_paths_under_them(tmp_path):
             files.output_folder(str(path), "--output_dir")
     assert files.output_folder(str(tmp_path / "new" / "folder"), "--output_dir") == str(tmp_path / "new" / "folder")
     assert not (tmp_path / "new").exists(), "checking a path creates nothing"
+
+
+def test_predict_reads_one_kind_of_file_in_folders_and_alone_and_counts_the_rest(tmp_path):
+    """A folder's GIF, BMP and sub-folders were left out with no line while a single GIF was accepted,
+    and a named pipe in the folder hung predict."""
+    from cf_tf.prediction import image_files
+
+    for name in ("a.jpg", "b.PNG", "c.gif", "d.bmp"):
+        (tmp_path / name).write_bytes(b"x")
+    (tmp_path / "sub.jpg").mkdir()
+    os.mkfifo(tmp_path / "pipe.jpg")
+    logs = []
+    assert image_files(str(tmp_path), logs.append) == [str(tmp_path / "a.jpg"), str(tmp_path / "b.PNG")]
+    assert logs == [f"{tmp_path}: 4 of its 6 entries left out: not .jpg/.jpeg/.png files (other types, "
+                    f"sub-folders, pipes)"]
+    for alone in ("c.gif", "pipe.jpg"):
+        with pytest.raises(FileNotFoundError, match="not a .jpg/.jpeg/.png file"):
+            image_files(str(tmp_path / alone))
