@@ -1,12 +1,14 @@
-"""Every command refuses an output folder it cannot write before doing any work, in one line
-(cf_tf/files.output_folder is the one rule)."""
-
+"""The commands' one-line failures around their outputs: an output folder they cannot write
+(cf_tf/files.output_folder, refused before any work), a damaged training folder, Ctrl-C."""
+import os
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
-from conftest import COCO_SAMPLE, REPO
+from conftest import COCO_SAMPLE, REPO, interruptible
 
 ANN, IMAGES = COCO_SAMPLE / "person_keypoints.json", COCO_SAMPLE / "images"
 
@@ -61,3 +63,21 @@ def test_a_damaged_run_config_or_checkpoint_index_is_one_line_naming_it(tmp_path
     last = proc.stderr.strip().splitlines()[-1]
     assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
     assert last.startswith("error: ") and str(named) in last and "damaged" in last, last
+
+
+def test_ctrl_c_while_scoring_is_one_line_and_writes_no_results(tmp_path):
+    """Train and export already said one line on Ctrl-C; evaluate printed a traceback."""
+    err_path, out = tmp_path / "stderr.txt", tmp_path / "eval"
+    with open(err_path, "w") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "cf_tf.evaluate", "--oracle", f"--annotations={ANN}",
+                                 f"--images={IMAGES}", f"--output_dir={out}"], cwd=REPO, stdout=subprocess.DEVNULL,
+                                stderr=err, preexec_fn=interruptible)
+        deadline = time.time() + 240
+        while "evaluate:" not in err_path.read_text() and time.time() < deadline and proc.poll() is None:
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=120)
+    text = err_path.read_text()
+    assert proc.returncode == 1 and "Traceback" not in text, text[-2000:]
+    assert text.strip().splitlines()[-1] == f"interrupted: no results written to {out}"
+    assert not out.exists() or os.listdir(out) == []
