@@ -1,5 +1,6 @@
 """The commands' one-line failures around their outputs: an output folder they cannot write
 (cf_tf/files.output_folder, refused before any work), a damaged training folder, Ctrl-C."""
+
 import os
 import signal
 import subprocess
