@@ -23,7 +23,6 @@ from cf_tf import files
 from cf_tf.inference import EMPTY_BATCH
 
 
-
 class ServingModule(tf.Module):
     """The exported object: a Predictor plus the two serving signatures."""
 
