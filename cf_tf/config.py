@@ -10,7 +10,8 @@ import os
 
 import tensorflow as tf
 
-from cf_tf.constants import DISK_RADIUS, MASK_SCALE, MID_SCALE, POSE_STRIDES, SEG_STRIDES, SFM_THRESHOLD, UPSAMPLING
+from cf_tf.constants import (DISK_RADIUS, MASK_SCALE, MID_SCALE, POSE_STRIDES, RUN_CONFIG, SEG_STRIDES, SFM_THRESHOLD,
+                             UPSAMPLING)
 from cf_tf.files import write_json
 
 ANCHOR_RULES = ("right_shoulder", "mean_keypoints", "mask_mean")
@@ -120,7 +121,6 @@ class TrainConfig:
                              "keep_checkpoints and shuffle_buffer must be >= 1")
 
 
-RUN_CONFIG = "cf_tf_config.json"
 CHECKPOINT_INDEX = "checkpoint"   # TensorFlow's index of a checkpoints folder
 
 

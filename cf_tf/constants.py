@@ -82,6 +82,9 @@ PERSON_CATEGORY_ID = 1
 CLUSTER_BLUR_SIGMA = 0.5
 CLUSTER_PEAK_WINDOW = 3
 CLUSTER_REFINE_BINS = 1.5
+# A training folder's run config (cf_tf/config.py) and checkpoints folder: what makes a folder one.
+RUN_CONFIG = "cf_tf_config.json"
+CHECKPOINTS = "checkpoints"
 # Distance standing for "none" in nearest-something searches (larger than any canvas).
 FAR = 1e9
 

@@ -17,10 +17,12 @@ import tempfile
 
 import cv2
 
+from cf_tf.constants import CHECKPOINTS, RUN_CONFIG
+
 LOCK_FILE = ".cf_tf.lock"
-# What makes a folder a training folder (cf_tf/config.RUN_CONFIG, training's checkpoints folder), and
-# what export writes into every SavedModel it makes, so that --overwrite replaces nothing else.
-MODEL_DIR_MARKERS = ("cf_tf_config.json", "checkpoints")
+# What makes a folder a training folder, and what export writes into every SavedModel it makes, so
+# that --overwrite replaces nothing else.
+MODEL_DIR_MARKERS = (RUN_CONFIG, CHECKPOINTS)
 EXPORT_MARKER = "cf_tf_export.json"
 
 

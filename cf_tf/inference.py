@@ -13,6 +13,7 @@ import tensorflow as tf
 
 from cf_tf import config as cf_config
 from cf_tf.config import CheckpointError
+from cf_tf.constants import CHECKPOINTS
 from cf_tf.data.augment import inference_canvas
 from cf_tf.model.centerfocus import build_model
 from cf_tf.postprocess.decode import decode_batch
@@ -47,7 +48,7 @@ def restore_model(model_dir):
     """(model with the latest checkpoint's weights, ModelConfig, DataConfig) from a training folder.
     Raises FileNotFoundError (no checkpoint) or CheckpointError (corrupt, or another model's)."""
     model_cfg, data_cfg = cf_config.load_run_config(model_dir)
-    latest = cf_config.latest_checkpoint(os.path.join(model_dir, "checkpoints"))
+    latest = cf_config.latest_checkpoint(os.path.join(model_dir, CHECKPOINTS))
     if latest is None:
         raise FileNotFoundError(f"{model_dir}/checkpoints holds no checkpoint")
     # the checkpoint holds every weight: no need to fetch pretrained backbone weights again

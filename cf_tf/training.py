@@ -21,6 +21,7 @@ import tensorflow as tf
 from cf_tf import config as cf_config
 from cf_tf import files
 from cf_tf import losses
+from cf_tf.constants import CHECKPOINTS
 from cf_tf.data import pipeline
 from cf_tf.errors import op_error_reason
 from cf_tf.model import backbones
@@ -233,7 +234,7 @@ def _start(model_dir, records, data_cfg, model_cfg, train_cfg, strategy, log, ck
     except backbones.BackboneError as e:
         raise TrainingError(str(e)) from None
     chief = _is_chief(strategy)
-    chief_dir = os.path.join(model_dir, "checkpoints")
+    chief_dir = os.path.join(model_dir, CHECKPOINTS)
     iterator = iter(strategy.experimental_distribute_dataset(dataset))
     # On one device the iterator is saved too, so a resumed run continues the data order instead of
     # restarting it; tf.distribute's iterators over several replicas cannot be saved.

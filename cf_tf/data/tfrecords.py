@@ -17,6 +17,7 @@ import numpy as np
 from cf_tf.constants import NUM_KEYPOINTS
 from cf_tf.data import annotations as coco_ann
 from cf_tf.data.schema import encode_example
+from cf_tf.files import describe_os_error
 from cf_tf.progress import Progress
 
 
@@ -114,8 +115,7 @@ def convert(annotations, images, output, num_shards=8, workers=1, skip_empty=Fal
             moved.append(p)
         ok = True
     except (OSError, tf.errors.OpError) as e:
-        reason = getattr(e, "strerror", None) or getattr(e, "message", None) or str(e)
-        raise ConversionError(f"cannot write the shards of {output}: {reason.splitlines()[0][:200]}") from None
+        raise ConversionError(f"cannot write the shards of {output}: {describe_os_error(e)}") from None
     finally:
         bar.close()
         if pool is not None:

@@ -11,7 +11,7 @@ from cf_tf.model.blocks import UpsampleAdd
 
 def fuse(features, width, upsampling="linear"):
     """[C2, C3, C4, C5] -> {stride: P} for strides 4, 8, 16, 32, each with `width` channels;
-    `upsampling` of the top-down path: blocks.UPSAMPLING."""
+    `upsampling` of the top-down path: one of constants.UPSAMPLING."""
     laterals = [layers.Conv2D(width, 1, name=f"fuse_lateral_c{k}")(c) for k, c in zip((2, 3, 4, 5), features)]
     p = laterals[3]
     fused = {32: p}

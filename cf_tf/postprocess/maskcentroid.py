@@ -69,10 +69,17 @@ def snap_centroids(centroids, valid, fg, emb, cfg):
         return centroids
     pts = tf.boolean_mask(emb, fg)
     for _ in range(SNAP_STEPS):
-        d = tf.where(valid[:, None], tf.norm(pts[None] - centroids[:, None], axis=-1), FAR)   # [P, M]
-        mean, count = _mean_of_near(pts, (d <= cfg.anchor_snap_radius) & (d <= tf.reduce_min(d, 0, keepdims=True)))
+        _, near = _own_near(pts, centroids, valid, cfg.anchor_snap_radius)
+        mean, count = _mean_of_near(pts, near)
         centroids = tf.where((count > 0)[:, None], mean, centroids)
     return centroids
+
+
+def _own_near(pts, centroids, valid, radius):
+    """(distances [P, M] of the points pts [M, 2] to the valid centroids [P, 2], FAR to the others;
+    which points lie within `radius` of a centroid and are nearest to it)."""
+    d = tf.where(valid[:, None], tf.norm(pts[None] - centroids[:, None], axis=-1), FAR)
+    return d, (d <= radius) & (d <= tf.reduce_min(d, 0, keepdims=True))
 
 
 def _mean_of_near(pts, near):
@@ -91,9 +98,8 @@ def claim_radii(centroids, valid, fg, emb, cfg):
     radius let the scattered ones form mask-only fragments that split the person's mask (README,
     "Learning under augmentation"). Exact embeddings (the oracle) have no spread and keep the fixed
     radius, so small people beside big ones still stay apart."""
-    pts = tf.boolean_mask(emb, fg)
-    d = tf.where(valid[:, None], tf.norm(pts[None] - centroids[:, None], axis=-1), FAR)   # [P, M]
-    near = tf.cast((d <= cfg.anchor_snap_radius) & (d <= tf.reduce_min(d, 0, keepdims=True)), tf.float32)
+    d, near = _own_near(tf.boolean_mask(emb, fg), centroids, valid, cfg.anchor_snap_radius)
+    near = tf.cast(near, tf.float32)
     rms = tf.sqrt(tf.reduce_sum(near * tf.square(tf.minimum(d, cfg.anchor_snap_radius)), 1)
                   / tf.maximum(tf.reduce_sum(near, 1), 1.0))
     return tf.maximum(cfg.cluster_radius, cfg.claim_spread * rms)
