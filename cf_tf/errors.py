@@ -3,7 +3,7 @@
 import re
 
 # An eager op's message starts with "{{function_node __wrapped__Op_device_...}}" and ends "[Op:Op]".
-_WRAPPER = re.compile(r"\{\{function_node [^}]*\}\}\s*|\s*\[Op:\w+\]")
+WRAPPER = re.compile(r"\{\{function_node [^}]*\}\}\s*|\s*\[Op:\w+\]")
 
 
 def op_error_reason(error, limit=200):
@@ -12,7 +12,7 @@ def op_error_reason(error, limit=200):
     useful = [line for line in lines if line and not line.startswith(("Graph execution", "Detected at",
                                                                        "<stack", "[[", "File ", "Additional GRPC"))]
     reason = useful[0] if useful else lines[0] if lines else type(error).__name__
-    return _WRAPPER.sub("", reason).strip()[:limit]
+    return WRAPPER.sub("", reason).strip()[:limit]
 
 
 def image_error_reason(error):

@@ -18,6 +18,7 @@ import tempfile
 import cv2
 
 from cf_tf.constants import CHECKPOINTS, RUN_CONFIG
+from cf_tf.errors import WRAPPER
 
 LOCK_FILE = ".cf_tf.lock"
 # What makes a folder a training folder, and what export writes into every SavedModel it makes, so
@@ -35,9 +36,11 @@ class WriteError(OSError):
 
 
 def describe_os_error(e):
-    """A short reason for an OSError or a TensorFlow write error ("No space left on device")."""
-    text = getattr(e, "strerror", None) or getattr(e, "message", None) or str(e)
-    return str(text).strip().splitlines()[0][:200] if str(text).strip() else type(e).__name__
+    """A short reason for an OSError or a TensorFlow write error ("No space left on device"): for
+    TensorFlow's "PATH; REASON" messages, the reason."""
+    text = str(getattr(e, "strerror", None) or getattr(e, "message", None) or e).strip()
+    text = WRAPPER.sub("", text.splitlines()[0] if text else "").strip()
+    return text.rsplit("; ", 1)[-1][:200] or type(e).__name__
 
 
 def output_folder(path, flag):

@@ -72,7 +72,11 @@ def predict_file(serve, path, image_id, output_dir, min_score):
         if len(decoded["masks"]) else np.zeros((0, height, width), np.uint8)
     name = os.path.join(output_dir, os.path.basename(path))
     write_json(name + ".json", results)
-    write_picture(name + ".png", visualize.draw(image.numpy(), decoded))
+    try:
+        write_picture(name + ".png", visualize.draw(image.numpy(), decoded))
+    except WriteError:   # both or neither: a JSON without its picture would look like a finished image
+        os.remove(name + ".json")
+        raise
     return decoded["num_people"]
 
 

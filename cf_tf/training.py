@@ -10,6 +10,7 @@ good checkpoint.
 
 import dataclasses
 import math
+import glob
 import os
 import shutil
 import tempfile
@@ -164,7 +165,14 @@ def save_checkpoint(manager, model, step):
         raise TrainingError(f"{len(bad)} variable(s) are not finite at step {step} (first: {bad[0]}); not saved, "
                             f"the last good checkpoint is {manager.latest_checkpoint}. Lower --learning_rate "
                             f"or check the data.")
-    manager.save(checkpoint_number=step)
+    try:
+        manager.save(checkpoint_number=step)
+    except (OSError, tf.errors.OpError) as e:   # a full disk: TensorFlow leaves its ckpt-N_temp folder
+        for partial in glob.glob(os.path.join(manager.directory, f"ckpt-{step}_temp*")):
+            files.remove_tree(partial)
+        raise TrainingError(f"could not write checkpoint {step} into {manager.directory}: "
+                            f"{files.describe_os_error(e)}; the last good checkpoint is "
+                            f"{manager.latest_checkpoint or 'none yet'}") from None
 
 
 def train(model_dir, records, data_cfg, model_cfg, train_cfg, weights=losses.LossWeights(),
@@ -187,6 +195,10 @@ def train(model_dir, records, data_cfg, model_cfg, train_cfg, weights=losses.Los
             return _train(model_dir, records, data_cfg, model_cfg, train_cfg, weights, strategy, log)
     except files.FolderLockedError as e:
         raise TrainingError(str(e)) from None
+    except (OSError, tf.errors.ResourceExhaustedError) as e:   # a write into model_dir (full disk), not memory
+        if os.path.abspath(model_dir) not in str(e):
+            raise
+        raise TrainingError(f"could not write into {model_dir}: {files.describe_os_error(e)}") from None
 
 
 @dataclasses.dataclass

@@ -343,3 +343,19 @@ def test_a_worker_that_dies_stops_the_other_with_one_line(synth_data, tmp_path):
     _, err = chief.communicate(timeout=120)   # bounded: raises TimeoutExpired if the chief hangs
     assert chief.returncode == 1 and "Traceback" not in err, err[-3000:]
     assert err.strip().splitlines()[-1].startswith("error: a worker of the cluster stopped or cannot be reached")
+
+
+def test_a_checkpoint_the_disk_cannot_hold_is_one_line_and_leaves_no_temp_folder(synth_data, tmp_path, monkeypatch):
+    """A full disk ended training in a raw ResourceExhaustedError and left ckpt-N_temp/ behind."""
+    _, _, pattern = synth_data
+
+    def full_disk(self, checkpoint_number=None, **kwargs):
+        os.makedirs(os.path.join(self.directory, f"ckpt-{checkpoint_number}_temp"))
+        raise tf.errors.ResourceExhaustedError(None, None, f"{self.directory}/ckpt-{checkpoint_number}_temp/part; "
+                                               f"No space left on device")
+
+    monkeypatch.setattr(tf.train.CheckpointManager, "save", full_disk)
+    with pytest.raises(training.TrainingError, match="could not write checkpoint 2 .*No space left on device"):
+        training.train(str(tmp_path), pattern, DATA, TINY, TrainConfig(train_steps=2, batch_size=2),
+                       strategy=_single_device(), log=lambda m: None)
+    assert os.listdir(tmp_path / "checkpoints") == []
