@@ -85,6 +85,8 @@ CLUSTER_REFINE_BINS = 1.5
 # A training folder's run config (cf_tf/config.py) and checkpoints folder: what makes a folder one.
 RUN_CONFIG = "cf_tf_config.json"
 CHECKPOINTS = "checkpoints"
+# Largest image predict and evaluate decode by default (--max_pixels): 50 MP, 150 MB of RGB pixels.
+MAX_PIXELS = 50_000_000
 # Distance standing for "none" in nearest-something searches (larger than any canvas).
 FAR = 1e9
 

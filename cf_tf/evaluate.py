@@ -34,7 +34,7 @@ from cf_tf.flags import FLAGS, flag
 from cf_tf.inference import CheckpointError, Predictor, load_saved_model, restore_model, serving_runtime
 from cf_tf.outputs import NAMES
 
-EVALUATE = cf_flags.MODEL_DIR + cf_flags.SAVED_MODEL + cf_flags.OUTPUT_DIR + (
+EVALUATE = cf_flags.MODEL_DIR + cf_flags.SAVED_MODEL + cf_flags.OUTPUT_DIR + cf_flags.PIXEL_LIMIT + (
     flag("string", "annotations", None, "COCO-format person-keypoints JSON of the evaluation set."),
     flag("string", "images", None, "Folder of the evaluation images."),
     flag("bool", "oracle", False, "Score perfect outputs built from the ground truth (no model)."),
@@ -99,7 +99,7 @@ def _runner():
             fn = load_saved_model(FLAGS.saved_model).signatures["serving_default"]
         except (FileNotFoundError, CheckpointError) as e:
             sys.exit(f"error: {e}")
-        return model_runner(lambda images: fn(images=images))
+        return model_runner(lambda images: fn(images=images), FLAGS.max_pixels)
     try:
         model, _, data_cfg = restore_model(FLAGS.model_dir)
     except (FileNotFoundError, CheckpointError) as e:
@@ -112,7 +112,7 @@ def _runner():
         return None
     if FLAGS.perfect_heads:
         return oracle_runner(data_cfg, decode_cfg, model, FLAGS.perfect_heads)
-    return model_runner(Predictor(model, data_cfg, decode_cfg))
+    return model_runner(Predictor(model, data_cfg, decode_cfg), FLAGS.max_pixels)
 
 
 def _output_dir():

@@ -7,13 +7,12 @@ import contextlib
 import io
 import os
 
-import cv2
-import numpy as np
 import tensorflow as tf
 from pycocotools.coco import COCO
 
 from cf_tf import coco as cf_coco
-from cf_tf import head_report
+from cf_tf import head_report, images
+from cf_tf.constants import MAX_PIXELS
 from cf_tf.data import annotations as coco_ann
 from cf_tf.data import parser, schema
 from cf_tf.data.tfrecords import convert_image
@@ -29,13 +28,18 @@ class EvaluationError(RuntimeError):
     """Evaluation cannot run; the message says why."""
 
 
-def read_image(path):
-    """uint8 RGB [H, W, 3] or None if the file is missing or not a readable image."""
+def read_image(path, width, height, max_pixels=MAX_PIXELS):
+    """uint8 RGB [height, width, 3] of an evaluation image, in the frame its annotations describe
+    (cf_tf/images.py); EvaluationError saying why it cannot be read."""
     if not os.path.isfile(path):
-        return None
-    data = np.fromfile(path, np.uint8)
-    img = cv2.imdecode(data, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION) if data.size else None
-    return None if img is None else cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+        raise EvaluationError(f"{path}: missing image file")
+    with open(path, "rb") as f:
+        data = f.read()
+    try:
+        images.check_pixels(data, path, max_pixels)
+        return images.decode_in_annotation_frame(data, path, width, height)
+    except ValueError as e:
+        raise EvaluationError(str(e)) from None
 
 
 def features_with_targets(img, anns, image_dir, data_cfg):
@@ -82,11 +86,9 @@ def oracle_runner(data_cfg, decode_cfg, model=None, perfect_heads=NAMES):
     return run
 
 
-def model_runner(predict_fn):
+def model_runner(predict_fn, max_pixels=MAX_PIXELS):
     def run(img, anns, image_dir):
-        image = read_image(os.path.join(image_dir, img["file_name"]))
-        if image is None:
-            raise EvaluationError(f"{img['file_name']}: missing or unreadable image")
+        image = read_image(os.path.join(image_dir, img["file_name"]), img["width"], img["height"], max_pixels)
         return {k: v.numpy()[0] for k, v in predict_fn(tf.constant(image[None])).items()}
 
     return run

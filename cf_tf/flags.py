@@ -11,7 +11,7 @@ import sys
 from absl import flags
 
 from cf_tf.config import ANCHOR_RULES, DataConfig, DecodeConfig, Geometry, ModelConfig, TrainConfig
-from cf_tf.constants import UPSAMPLING
+from cf_tf.constants import MAX_PIXELS, UPSAMPLING
 from cf_tf.losses import TERMS, LossWeights
 from cf_tf.model import backbones
 
@@ -121,6 +121,8 @@ def _kind(value):
 DECODING = tuple(flag(_kind(getattr(_DC, n)), n, getattr(_DC, n), h) for n, h in _DECODE_HELP.items())
 OUTPUT_DIR = (flag("string", "output_dir", None, "Output folder: evaluate (results JSONs; default MODEL/eval), "
                  "predict (FILE.json + FILE.png per image FILE; not the images' own folder), show (pictures)."),)
+PIXEL_LIMIT = (flag("integer", "max_pixels", MAX_PIXELS, "Images with more pixels (width x height) are "
+                    "refused before decoding, which takes 3 bytes per pixel (predict, evaluate)."),)
 SAVED_MODEL = (flag("string", "saved_model", None, "A SavedModel folder written by python -m cf_tf.export."),)
 
 

@@ -6,7 +6,8 @@ import re
 import numpy as np
 import tensorflow as tf
 
-from cf_tf import visualize
+from cf_tf import images, visualize
+from cf_tf.constants import MAX_PIXELS
 from cf_tf.coco import full_size_mask, person_results
 from cf_tf.errors import image_error_reason
 from cf_tf.files import WriteError, write_json, write_picture
@@ -56,15 +57,19 @@ def filter_people(decoded, min_score):
     return out
 
 
-def predict_file(serve, path, image_id, output_dir, min_score):
-    """Runs one image FILE; writes FILE.json and FILE.png in output_dir; returns the number of people.
-    The file is decoded once, here, for the network and for the picture."""
+def predict_file(serve, path, image_id, output_dir, min_score, max_pixels=MAX_PIXELS):
+    """Runs one image FILE; writes FILE.json and FILE.png in output_dir; returns (the number of people,
+    the EXIF orientation applied). The file is decoded once, here, for the network and for the picture,
+    and turned as a viewer shows it: the people's coordinates are in that frame."""
     with open(path, "rb") as f:
         data = f.read()
     if not data:
         raise ValueError("empty file")
-    image = tf.io.decode_image(data, channels=3, expand_animations=False)
-    out = serve(images=image[None])
+    images.check_pixels(data, path, max_pixels)
+    image, orientation = images.viewer_frame(tf.io.decode_image(data, channels=3, expand_animations=False).numpy(),
+                                             data)
+    image = np.ascontiguousarray(image)
+    out = serve(images=tf.constant(image[None]))
     decoded = filter_people({k: v.numpy()[0] for k, v in out.items()}, min_score)
     height, width = image.shape[:2]
     results = person_results(image_id, decoded, height, width)
@@ -73,15 +78,16 @@ def predict_file(serve, path, image_id, output_dir, min_score):
     name = os.path.join(output_dir, os.path.basename(path))
     write_json(name + ".json", results)
     try:
-        write_picture(name + ".png", visualize.draw(image.numpy(), decoded))
+        write_picture(name + ".png", visualize.draw(image, decoded))
     except WriteError:   # both or neither: a JSON without its picture would look like a finished image
         os.remove(name + ".json")
         raise
-    return decoded["num_people"]
+    return decoded["num_people"], orientation
 
 
-def predict(saved_model, image, output_dir, min_score=0.1, log=print):
-    """Runs every image; returns {"images": ok count, "failed": [(path, reason)], "people": total}."""
+def predict(saved_model, image, output_dir, min_score=0.1, max_pixels=MAX_PIXELS, log=print):
+    """Runs every image; returns {"images": ok count, "failed": [(path, reason)], "people": total,
+    "turned": count of images turned upright by their EXIF orientation}."""
     files = image_files(image, log)
     inputs = {os.path.realpath(os.path.dirname(f)) for f in files}
     if os.path.realpath(output_dir) in inputs:
@@ -90,11 +96,13 @@ def predict(saved_model, image, output_dir, min_score=0.1, log=print):
     serve = load_saved_model(saved_model).signatures["serving_default"]
     os.makedirs(output_dir, exist_ok=True)
     bar = Progress(len(files), "predict", unit="img")
-    summary = {"images": 0, "failed": [], "people": 0}
+    summary = {"images": 0, "failed": [], "people": 0, "turned": 0}
     for i, path in enumerate(files):
         try:
-            summary["people"] += predict_file(serve, path, image_id_for(path, i), output_dir, min_score)
+            people, orientation = predict_file(serve, path, image_id_for(path, i), output_dir, min_score, max_pixels)
+            summary["people"] += people
             summary["images"] += 1
+            summary["turned"] += orientation != 1
         except WriteError:   # the output, not the image: stop, and count nothing that was not written
             raise
         except tf.errors.OpError as e:

@@ -20,6 +20,7 @@ from cf_tf import files, prediction, serving, training
 from cf_tf.config import DataConfig, DecodeConfig, ModelConfig, TrainConfig
 from cf_tf.inference import CheckpointError, Predictor, load_saved_model, restore_model
 from conftest import COCO_SAMPLE, REPO, interruptible
+from test_images import with_exif
 
 JPEG = COCO_SAMPLE / "images" / "000000000790.jpg"
 
@@ -203,6 +204,39 @@ def test_predict_keeps_same_stem_inputs_apart_and_never_writes_into_the_input_fo
     assert summary["images"] == 2
     assert sorted(os.listdir(tmp_path / "out")) == ["a.jpg.json", "a.jpg.png", "a.png.json", "a.png.png"]
     assert cv2.imread(str(tmp_path / "out" / "a.png.png")).shape[:2] == (40, 60)
+
+
+def test_predict_works_in_the_frame_a_viewer_shows_and_refuses_too_many_pixels(saved_model, tmp_path):
+    """A phone's portrait photo is stored landscape with an EXIF orientation: predict's people and
+    picture are those of the upright photo (the same as for its pixels turned and saved without EXIF);
+    an image over --max_pixels is refused by its header's size, in one line naming the flag."""
+    root, _ = saved_model
+    stored = cv2.imread(str(JPEG))
+    phone = tmp_path / "phone"
+    phone.mkdir()
+    jpeg = with_exif(cv2.imencode(".jpg", stored)[1].tobytes(), 6)
+    (phone / "photo.jpg").write_bytes(jpeg)
+    upright = tmp_path / "upright"
+    upright.mkdir()   # the pixels predict decodes from the photo, turned as orientation 6 shows them
+    pixels = tf.io.decode_image(jpeg, channels=3).numpy()
+    cv2.imwrite(str(upright / "photo.png"), cv2.cvtColor(np.rot90(pixels, -1), cv2.COLOR_RGB2BGR))
+    runs = {}
+    for name, folder in (("phone", phone), ("upright", upright)):
+        summary = prediction.predict(str(root / "sm"), str(folder), str(tmp_path / f"out_{name}"), min_score=0.0,
+                                     log=lambda m: None)
+        file = os.listdir(folder)[0]
+        runs[name] = summary, json.loads((tmp_path / f"out_{name}" / f"{file}.json").read_text()), \
+            cv2.imread(str(tmp_path / f"out_{name}" / f"{file}.png"))
+    assert runs["phone"][0]["turned"] == 1 and runs["upright"][0]["turned"] == 0
+    assert runs["phone"][2].shape == runs["upright"][2].shape == (stored.shape[1], stored.shape[0], 3)
+    phone_people, upright_people = runs["phone"][1], runs["upright"][1]
+    assert phone_people
+    assert phone_people == upright_people
+    logs = []
+    small = prediction.predict(str(root / "sm"), str(upright), str(tmp_path / "out_small"), max_pixels=1000,
+                               log=logs.append)
+    assert small["images"] == 0 and small["failed"]
+    assert any("photo.png: 422x640 pixels is more than --max_pixels=1000" in m for m in logs), logs
 
 
 def test_predict_command_exits_non_zero_when_no_image_could_be_read(saved_model, tmp_path):

@@ -14,6 +14,7 @@ import tempfile
 import cv2
 import numpy as np
 
+from cf_tf import images
 from cf_tf.constants import NUM_KEYPOINTS
 from cf_tf.data import annotations as coco_ann
 from cf_tf.data.schema import encode_example
@@ -30,21 +31,24 @@ def shard_paths(prefix, num_shards):
 
 
 def convert_image(task):
-    """(image info, its annotations, image folder) -> (serialized Example, degenerate-mask count)."""
+    """(image info, its annotations, image folder) -> (serialized Example, degenerate-mask count).
+
+    The image is taken in the frame its annotations describe (cf_tf/images.py): stored pixels, or,
+    for an image annotated as a viewer shows it (its EXIF orientation turns it), those pixels."""
     img, anns, image_dir = task
     path = os.path.join(image_dir, img["file_name"])
     if not os.path.isfile(path):
         raise ConversionError(f"{path}: image file not found (image id {img['id']})")
     with open(path, "rb") as f:
         data = f.read()
-    decoded = cv2.imdecode(np.frombuffer(data, np.uint8),
-                           cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION) if data else None
-    if decoded is None or not (data[:2] == b"\xff\xd8" or data[:8] == b"\x89PNG\r\n\x1a\n"):
-        raise ConversionError(f"{path}: unreadable or corrupt image (JPEG or PNG expected)")
     height, width = int(img["height"]), int(img["width"])
-    if decoded.shape[:2] != (height, width):
-        raise ConversionError(f"{path}: image is {decoded.shape[1]}x{decoded.shape[0]} but the "
-                              f"annotations say {width}x{height} (image id {img['id']})")
+    try:
+        decoded = images.decode_in_annotation_frame(data, path, width, height)
+    except ValueError as e:
+        raise ConversionError(f"{e} (image id {img['id']})") from None
+    if images.annotation_frame(data, width, height) != 1:
+        # annotated as a viewer shows it: store those pixels (PNG, lossless), as training decodes stored pixels
+        data = cv2.imencode(".png", cv2.cvtColor(decoded, cv2.COLOR_RGB2BGR))[1].tobytes()
     keypoints, iscrowd, masks, degenerate = [], [], [], 0
     for ann in anns:
         try:
