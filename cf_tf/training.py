@@ -12,6 +12,7 @@ import dataclasses
 import math
 import glob
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -23,7 +24,7 @@ from cf_tf import config as cf_config
 from cf_tf import files
 from cf_tf import losses
 from cf_tf.constants import CHECKPOINTS
-from cf_tf.data import pipeline
+from cf_tf.data import pipeline, schema
 from cf_tf.errors import op_error_reason
 from cf_tf.model import backbones
 from cf_tf.model.centerfocus import build_model
@@ -153,6 +154,12 @@ def _batches(iterator, records):
             raise TrainingError(f"--train_records={records}: the records hold no example (every shard is empty); "
                                 f"convert the data again with fewer --num_shards") from None
         except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as e:
+            if schema.NON_FINITE in e.message:
+                image = re.search(schema.NON_FINITE + r"\W*(\d+)", e.message)
+                raise TrainingError(f"--train_records={records}: the record of image id "
+                                    f"{image.group(1) if image else '?'} holds NaN or infinite keypoints (records "
+                                    f"converted before the converter refused them); convert the data again with "
+                                    f"data_prep.coco_to_tfrecord, which names the bad annotations") from None
             raise TrainingError(f"--train_records={records}: a record cannot be read ({op_error_reason(e)}); the "
                                 f"files must be TFRecords written by data_prep.coco_to_tfrecord") from None
 

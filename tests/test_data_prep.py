@@ -241,6 +241,32 @@ def test_synth_rejects_bad_arguments(tmp_path):
         synth.generate(str(tmp_path), num_images=0)
 
 
+def test_records_with_nan_keypoints_stop_training_naming_the_image_not_the_learning_rate(tmp_path):
+    """Records written before the converter refused NaN keypoints once stopped training with "loss is
+    nan ... Lower --learning_rate": the data was bad, not the rate."""
+    import tensorflow as tf
+
+    from cf_tf import training
+    from cf_tf.config import DataConfig, ModelConfig, TrainConfig
+    from cf_tf.data.schema import encode_example
+
+    data, img_dir = _small_copy(tmp_path, n_images=1)
+    image = data["images"][0]
+    keypoints = np.array([a["keypoints"] for a in data["annotations"]], np.float32).reshape(-1, 17, 3)
+    keypoints[0, 5, 0] = np.nan
+    masks = np.zeros((len(keypoints), image["height"], image["width"]), np.uint8)
+    with tf.io.TFRecordWriter(str(tmp_path / "old.tfrecord")) as writer:
+        writer.write(encode_example((img_dir / image["file_name"]).read_bytes(), image["height"], image["width"],
+                                    image["id"], keypoints, [0] * len(keypoints), masks))
+    with pytest.raises(training.TrainingError, match=rf"record of image id {image['id']} holds NaN or infinite "
+                                                     r"keypoints.*convert the data again") as e:
+        training.train(str(tmp_path / "run"), str(tmp_path / "old.tfrecord"), DataConfig(crop_size=65, input_size=65),
+                       ModelConfig(backbone="resnet_tiny", fusion_width=16, head_units=0), TrainConfig(train_steps=1),
+                       strategy=tf.distribute.OneDeviceStrategy("/cpu:0"), log=lambda m: None)
+    assert "learning_rate" not in str(e.value)
+    assert not (tmp_path / "run").exists()
+
+
 def test_more_shards_than_images_warns_and_training_on_empty_records_is_one_line(tmp_path):
     """--num_shards=20 for 8 images once wrote 12 empty shards silently, and records that are all
     empty ended training in "RuntimeError: generator raised StopIteration"."""

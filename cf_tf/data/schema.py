@@ -70,6 +70,9 @@ def encode_example(image_bytes, height, width, image_id, keypoints, iscrowd, mas
     return tf.train.Example(features=tf.train.Features(feature=features)).SerializeToString()
 
 
+NON_FINITE = "non-finite keypoints in the record of image id"
+
+
 def parse_example(serialized):
     """Serialized Example -> dict of tensors (graph mode).
 
@@ -89,6 +92,11 @@ def parse_example(serialized):
         lambda: tf.zeros([0, height, width], tf.uint8))
     masks = tf.reshape(masks, [-1, height, width])
     keypoints = tf.reshape(tf.sparse.to_dense(f["person/keypoints"]), [-1, NUM_KEYPOINTS, 3])
+    # records written before the converter checked annotations can hold NaN keypoints: say so here, not
+    # as a NaN loss many steps later
+    finite = tf.debugging.Assert(tf.reduce_all(tf.math.is_finite(keypoints)), [NON_FINITE, f["image/id"]])
+    with tf.control_dependencies([finite]):
+        keypoints = tf.identity(keypoints)
     return {
         "image": image,
         "image_id": f["image/id"],
