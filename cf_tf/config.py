@@ -128,9 +128,10 @@ class CheckpointError(ValueError):
     """A training folder's checkpoint or config, or a SavedModel, cannot be used; the message says why."""
 
 
-def save_run_config(model_dir, model_cfg, data_cfg):
+def save_run_config(model_dir, model_cfg, data_cfg, stream=None):
     """Writes model_dir/cf_tf_config.json (atomically) so evaluate/export rebuild the same network:
-    its geometry once, then the model's and the data's own settings."""
+    its geometry once, then the model's and the data's own settings, and the training stream's
+    (`stream`: what the saved data position depends on, see saved_stream)."""
     if model_cfg.geometry != data_cfg.geometry:
         raise ValueError(f"the model and the data must share one geometry ({model_cfg.geometry} vs {data_cfg.geometry})")
     os.makedirs(model_dir, exist_ok=True)
@@ -139,8 +140,19 @@ def save_run_config(model_dir, model_cfg, data_cfg):
     def own(cfg):
         return {k: v for k, v in dataclasses.asdict(cfg).items() if k != "geometry"}
 
-    write_json(path, {"geometry": dataclasses.asdict(data_cfg.geometry), "model": own(model_cfg),
-                      "data": own(data_cfg)}, indent=1)
+    saved = {"geometry": dataclasses.asdict(data_cfg.geometry), "model": own(model_cfg), "data": own(data_cfg)}
+    write_json(path, {**saved, "stream": stream} if stream is not None else saved, indent=1)
+
+
+def saved_stream(model_dir):
+    """The training stream a run in model_dir last read (records, batch size, seed, shuffle buffer, data
+    settings: the dict train saved), or None for a folder without one."""
+    try:
+        with open(os.path.join(model_dir, RUN_CONFIG)) as f:
+            stream = json.load(f).get("stream")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return stream if isinstance(stream, dict) else None
 
 
 def load_run_config(model_dir):

@@ -79,7 +79,7 @@ def predict_file(serve, path, image_id, output_dir, min_score, max_pixels=MAX_PI
     write_json(name + ".json", results)
     try:
         write_picture(name + ".png", visualize.draw(image, decoded))
-    except WriteError:   # both or neither: a JSON without its picture would look like a finished image
+    except BaseException:   # both or neither (a full disk, Ctrl-C): a JSON alone would look like a finished image
         os.remove(name + ".json")
         raise
     return decoded["num_people"], orientation

@@ -140,9 +140,34 @@ def restore_or_init(latest, checkpoint):
         checkpoint.restore(latest).assert_existing_objects_matched()
     except Exception as e:  # a damaged file fails in many ways (OpError, IndexError, ...)
         raise TrainingError(f"checkpoint {latest} is corrupt or from another model "
-                            f"({type(e).__name__}: {str(e).splitlines()[0][:300]}); delete it or use "
+                            f"({type(e).__name__}: {str(e).splitlines()[0][:300]}); train into "
                             f"another --model_dir") from None
     return latest
+
+
+def training_stream(records, data_cfg, train_cfg):
+    """What a saved data position depends on: the record files, batch size, seed, shuffle buffer and
+    the data settings (crop, augmentation)."""
+    return {"records": [os.path.realpath(f) for f in pipeline.record_files(records)],
+            "batch_size": train_cfg.batch_size, "seed": train_cfg.seed, "shuffle_buffer": train_cfg.shuffle_buffer,
+            "data": {k: v for k, v in dataclasses.asdict(data_cfg).items() if k != "geometry"}}
+
+
+def stream_changes(saved, current):
+    """What differs between a saved training stream and the current one, in flag words ([] when the
+    same, or when the folder saved none)."""
+    if saved is None:
+        return []
+    out = []
+    if saved.get("records") != current["records"]:
+        out.append(f"--train_records: {len(saved.get('records') or [])} file(s) then, {len(current['records'])} "
+                   f"now, not the same")
+    for key in ("batch_size", "seed", "shuffle_buffer"):
+        if saved.get(key) != current[key]:
+            out.append(f"--{key}: {saved.get(key)} then, {current[key]} now")
+    then = saved.get("data") or {}
+    out += [f"--{k}: {then.get(k)} then, {v} now" for k, v in current["data"].items() if then.get(k) != v]
+    return out
 
 
 def _batches(iterator, records):
@@ -261,13 +286,20 @@ def _start(model_dir, records, data_cfg, model_cfg, train_cfg, strategy, log, ck
     checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, **state)
     latest = cf_config.latest_checkpoint(chief_dir)   # before the manager, which reads the same index
     manager = tf.train.CheckpointManager(checkpoint, ckpt_dir or chief_dir, max_to_keep=train_cfg.keep_checkpoints)
-    restored = restore_or_init(latest, checkpoint)
+    stream = training_stream(records, data_cfg, train_cfg)
+    changed = stream_changes(cf_config.saved_stream(model_dir), stream) if latest else []
+    # a data position saved for other records or batches does not fit this stream: model and optimizer only
+    restored = restore_or_init(latest, tf.train.Checkpoint(model=model, optimizer=optimizer) if changed and state
+                               else checkpoint)
     start = int(optimizer.iterations.numpy())
     batches = _batches(iterator, records)
     first = next(batches) if start < train_cfg.train_steps else None
     if chief:   # only once a batch was read: records that cannot be read leave no folder tied to them
-        cf_config.save_run_config(model_dir, model_cfg, data_cfg)
-    if restored:
+        cf_config.save_run_config(model_dir, model_cfg, data_cfg, stream)
+    if restored and changed and state:
+        log(f"resumed the model and optimizer from {restored} at step {start}; the training stream changed since "
+            f"({'; '.join(changed)}), so the saved data position does not apply: the data order restarts")
+    elif restored:
         log(f"resumed from {restored} at step {start}")
     return _Run(model, optimizer, manager, batches, first, start, chief)
 

@@ -316,6 +316,32 @@ def test_ctrl_c_in_export_writes_nothing_and_says_so(saved_model, tmp_path):
     assert os.listdir(tmp_path) == []
 
 
+def test_ctrl_c_in_predict_is_one_line_and_leaves_every_image_whole(saved_model, tmp_path):
+    """Interrupted between or during images: one line saying where the finished ones are, and every
+    JSON beside its picture (an image is written whole or not at all)."""
+    root, _ = saved_model
+    images = tmp_path / "images"
+    images.mkdir()
+    for i in range(40):
+        (images / f"{i:03d}.jpg").write_bytes(JPEG.read_bytes())
+    out = tmp_path / "out"
+    with open(tmp_path / "err.txt", "w") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "cf_tf.predict", f"--saved_model={root / 'sm'}",
+                                 f"--image={images}", f"--output_dir={out}"], cwd=REPO, stdout=subprocess.DEVNULL,
+                                stderr=err, preexec_fn=interruptible)
+        deadline = time.time() + 240
+        while not (out.exists() and len(os.listdir(out)) >= 4) and time.time() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=120)
+    text = (tmp_path / "err.txt").read_text()
+    assert proc.returncode == 1 and "Traceback" not in text, text[-2000:]
+    assert text.strip().splitlines()[-1] == f"interrupted: the images done so far are in {out}"
+    written = sorted(os.listdir(out))
+    jsons, pictures = [n[:-5] for n in written if n.endswith(".json")], [n[:-4] for n in written if n.endswith(".png")]
+    assert 2 <= len(jsons) < 40 and jsons == pictures and len(written) == 2 * len(jsons), written
+
+
 def test_commands_print_cf_tf_lines_not_tensorflow_logs(saved_model, tmp_path):
     root, _ = saved_model
     proc = _cli("cf_tf.predict", f"--saved_model={root / 'sm'}", f"--image={JPEG}", f"--output_dir={tmp_path}")

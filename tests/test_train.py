@@ -149,6 +149,48 @@ def test_resume_continues_the_data_order(synth_data, tmp_path, monkeypatch):
     assert seen == straight
 
 
+def test_resume_with_other_records_or_batches_says_so_and_restarts_the_data_order(synth_data, tmp_path, monkeypatch):
+    """A data position saved for other records once restored silently (buffered examples of the old
+    records) or failed with "corrupt ... delete it". The model and optimizer resume; the message says
+    what changed; the data order restarts, as a fresh stream over the new records."""
+    _, _, pattern = synth_data
+    seen = []
+    real = training.make_train_step
+
+    def recording(*args, **kwargs):
+        step = real(*args, **kwargs)
+
+        def run(images, targets):
+            seen.append(round(float(tf.reduce_sum(images)), 1))
+            return step(images, targets)
+        return run
+
+    monkeypatch.setattr(training, "make_train_step", recording)
+    default = tf.distribute.get_strategy()
+    cfg = TrainConfig(train_steps=3, batch_size=2, learning_rate=1e-3, shuffle_buffer=8)
+    one_shard = sorted(pipeline.record_files(pattern))[0]
+    training.train(str(tmp_path / "fresh"), one_shard, DATA, TINY, cfg, strategy=default, log=lambda m: None)
+    fresh, seen[:] = list(seen), []
+    training.train(str(tmp_path / "run"), pattern, DATA, TINY, cfg, strategy=default, log=lambda m: None)
+    logs = []
+    out = training.train(str(tmp_path / "run"), one_shard, DATA, TINY, TrainConfig(**{**cfg.__dict__, "train_steps": 6}),
+                         strategy=default, log=logs.append)
+    assert out["step"] == 6
+    line = [m for m in logs if "resumed" in m]
+    assert len(line) == 1 and "at step 3" in line[0] and "--train_records: 2 file(s) then, 1 now" in line[0] \
+        and "the data order restarts" in line[0] and "delete" not in line[0], logs
+    assert seen[3:] == fresh
+    logs = []
+    out = training.train(str(tmp_path / "run"), one_shard, DATA, TINY,
+                         TrainConfig(**{**cfg.__dict__, "train_steps": 7, "batch_size": 4}), strategy=default,
+                         log=logs.append)
+    assert out["step"] == 7 and any("--batch_size: 2 then, 4 now" in m for m in logs), logs
+    logs = []
+    training.train(str(tmp_path / "run"), one_shard, DATA, TINY,
+                   TrainConfig(**{**cfg.__dict__, "train_steps": 8, "batch_size": 4}), strategy=default, log=logs.append)
+    assert any(m.startswith("resumed from") and "step 7" in m for m in logs), logs
+
+
 def test_records_that_are_not_tfrecords_stop_with_one_line_and_leave_no_folder(tmp_path):
     bad = tmp_path / "bad-00000-of-00001.tfrecord"
     bad.write_text("not a TFRecord file\n" * 100)
