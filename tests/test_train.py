@@ -122,10 +122,8 @@ def test_resume_continues_from_the_saved_step_and_weights(synth_data, tmp_path):
     assert os.listdir(tmp_path / "train"), "TensorBoard events were written"
 
 
-def test_resume_continues_the_data_order(synth_data, tmp_path, monkeypatch):
-    """The data iterator is in the checkpoint (on one device, the default strategy, as the command line
-    runs): 3 steps + resume to 6 sees the batches of one 6-step run."""
-    _, _, pattern = synth_data
+def _record_batches(monkeypatch):
+    """A list that each training step from now on appends its batch's pixel sum to."""
     seen = []
     real = training.make_train_step
 
@@ -138,6 +136,14 @@ def test_resume_continues_the_data_order(synth_data, tmp_path, monkeypatch):
         return run
 
     monkeypatch.setattr(training, "make_train_step", recording)
+    return seen
+
+
+def test_resume_continues_the_data_order(synth_data, tmp_path, monkeypatch):
+    """The data iterator is in the checkpoint (on one device, the default strategy, as the command line
+    runs): 3 steps + resume to 6 sees the batches of one 6-step run."""
+    _, _, pattern = synth_data
+    seen = _record_batches(monkeypatch)
     cfg = TrainConfig(train_steps=6, batch_size=2, learning_rate=1e-3, shuffle_buffer=8)
     default = tf.distribute.get_strategy()
     training.train(str(tmp_path / "straight"), pattern, DATA, TINY, cfg, strategy=default, log=lambda m: None)
@@ -154,18 +160,7 @@ def test_resume_with_other_records_or_batches_says_so_and_restarts_the_data_orde
     records) or failed with "corrupt ... delete it". The model and optimizer resume; the message says
     what changed; the data order restarts, as a fresh stream over the new records."""
     _, _, pattern = synth_data
-    seen = []
-    real = training.make_train_step
-
-    def recording(*args, **kwargs):
-        step = real(*args, **kwargs)
-
-        def run(images, targets):
-            seen.append(round(float(tf.reduce_sum(images)), 1))
-            return step(images, targets)
-        return run
-
-    monkeypatch.setattr(training, "make_train_step", recording)
+    seen = _record_batches(monkeypatch)
     default = tf.distribute.get_strategy()
     cfg = TrainConfig(train_steps=3, batch_size=2, learning_rate=1e-3, shuffle_buffer=8)
     one_shard = sorted(pipeline.record_files(pattern))[0]
