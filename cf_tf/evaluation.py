@@ -16,7 +16,7 @@ from cf_tf.constants import MAX_PIXELS
 from cf_tf.data import annotations as coco_ann
 from cf_tf.data import parser, schema
 from cf_tf.data.tfrecords import convert_image
-from cf_tf.files import write_json
+from cf_tf.files import WriteError, write_json
 from cf_tf.oracle import ground_truth_people, perfect_outputs
 from cf_tf.outputs import NAMES
 from cf_tf.postprocess import dbscan_ref
@@ -124,9 +124,19 @@ def evaluate(annotations, image_dir, run, output_dir, max_images=0, log=print):
     bar.close()
     if not done:
         raise EvaluationError(f"none of the {len(images)} image(s) of {annotations} could be read from {image_dir}")
+    created = not os.path.exists(output_dir)
     os.makedirs(output_dir, exist_ok=True)
-    for name, results in (("keypoints", kp_results), ("segm", segm_results)):
-        write_json(os.path.join(output_dir, f"{name}_results.json"), results)
+    written = []
+    try:   # both results files or neither: one alone would pass for a finished evaluation
+        for name, results in (("keypoints", kp_results), ("segm", segm_results)):
+            written.append(os.path.join(output_dir, f"{name}_results.json"))
+            write_json(written[-1], results)
+    except WriteError:
+        for path in written[:-1]:
+            os.remove(path)
+        if created and not os.listdir(output_dir):
+            os.rmdir(output_dir)
+        raise
     gt = COCO()   # from the dataset already loaded and checked above, not a second read of the file
     gt.dataset = data
     with contextlib.redirect_stdout(io.StringIO()):   # pycocotools prints progress chatter

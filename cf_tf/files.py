@@ -89,6 +89,15 @@ def replaceable_export(output, flag="--output"):
             raise OutputPathError(f"{flag}={output} holds a training folder: --overwrite never replaces one")
 
 
+def _umask_file_mode():
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+_FILE_MODE = _umask_file_mode()
+
+
 @contextlib.contextmanager
 def atomic_write(path, mode="w"):
     """Yields a file object whose contents become `path` only when the block ends without error.
@@ -102,6 +111,7 @@ def atomic_write(path, mode="w"):
     try:
         with os.fdopen(fd, mode) as f:
             yield f
+        os.chmod(tmp, _FILE_MODE)   # mkstemp's 0600 would make every output private to its writer
         os.replace(tmp, path)
     except OSError as e:
         raise WriteError(f"could not write {path}: {describe_os_error(e)}") from None

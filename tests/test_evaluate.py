@@ -98,6 +98,26 @@ def test_unreadable_image_is_skipped_and_reported(tmp_path):
     assert summary["images"] == 2 and any("skipped image 1" in m for m in logs)
 
 
+def test_results_that_cannot_all_be_written_leave_none(tmp_path, monkeypatch):
+    """A full disk once left keypoints_results.json without segm_results.json: half a result set that
+    passes for a finished evaluation. Both or neither, and no folder the run created."""
+    from cf_tf import files
+
+    ann, images = SAMPLES["ochuman"]
+    real = files.write_json
+
+    def full_for_segm(path, obj, **kwargs):
+        if path.endswith("segm_results.json"):
+            raise files.WriteError(f"could not write {path}: No space left on device")
+        return real(path, obj, **kwargs)
+
+    monkeypatch.setattr(evaluation, "write_json", full_for_segm)
+    out = tmp_path / "new" / "eval"
+    with pytest.raises(files.WriteError, match="segm_results.json: No space left on device"):
+        evaluation.evaluate(str(ann), str(images), lambda img, anns, d: {"num_people": 0}, str(out), log=lambda m: None)
+    assert not out.exists()
+
+
 def test_image_folder_without_any_of_the_images_exits_non_zero(tmp_path):
     ann, _ = SAMPLES["ochuman"]
     proc = subprocess.run([sys.executable, "-m", "cf_tf.evaluate", "--oracle", f"--annotations={ann}",

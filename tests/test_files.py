@@ -18,6 +18,16 @@ def test_a_write_to_a_full_disk_keeps_the_old_file_and_leaves_nothing(tmp_path, 
     assert os.listdir(tmp_path) == ["out.png"] and target.read_text() == "the previous result"
 
 
+def test_written_files_are_as_readable_as_the_umask_allows(tmp_path):
+    """The temporary file's 0600 once became every output's mode: results only their writer could read."""
+    old = os.umask(0o022)
+    try:
+        files.write_json(str(tmp_path / "a.json"), {})
+    finally:
+        os.umask(old)
+    assert (tmp_path / "a.json").stat().st_mode & 0o777 == files._FILE_MODE == 0o666 & ~old
+
+
 def test_output_folder_refuses_files_and_paths_under_them(tmp_path):
     f = tmp_path / "f"
     f.write_text("x")
