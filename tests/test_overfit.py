@@ -6,8 +6,8 @@ with no augmentation at all (scale 1, no rotation, no flip, no crop shift), then
 scored with COCOeval on those same images, next to the oracle (ground truth -> targets -> decoder)
 on them. A network that cannot fit 8 images it has seen 750 times each has a bug or a design flaw;
 every change to targets, model, losses or the training loop must keep this test passing. The same
-training with tiny.flags' crop shift, and with all of its augmentation, must fit them too: a network
-that fits an image only where it sits learns positions, not people.
+training with tiny.flags' crop shift, and with all of its augmentation (3000 steps: AUGMENTED_STEPS),
+must fit them too: a network that fits an image only where it sits learns positions, not people.
 
 GATE is a ratchet: the share of the oracle's AP the gate asserts, raised to the best level reached
 (rounded down to a multiple of 0.05 for run-to-run noise), never lowered against the same oracle.
@@ -48,12 +48,17 @@ SEEDS = (0, 1)
 # like GATE, and one notch below the share reached where that was within one person of the floor; the
 # goals are 0.90 (crop shift) and 0.80 (all augmentation). Measured shares: README, "Learning under
 # augmentation".
+# All augmentation trains twice as long: at 1500 steps it was still far from fitting (training loss
+# 1.6 against the crop shift's 1.1) and its share was noise (the same code and seed gave segm 0.30 and
+# 0.23 in two runs); 3000 steps reached 0.70 / 0.60. Its floors sit 0.15 below that for the same
+# run-to-run spread. Cost: about 5 more minutes of CI.
 AUGMENTED = {
     "crop shift": ["--scale_min=1", "--scale_max=1", "--max_rotation=0", "--flip_prob=0"],
     "all augmentation": [],
 }
+AUGMENTED_STEPS = {"crop shift": STEPS, "all augmentation": 2 * STEPS}
 AUGMENTED_GATE = {"crop shift": {"keypoints": 0.80, "segm": 0.60},
-                  "all augmentation": {"keypoints": 0.25, "segm": 0.25}}
+                  "all augmentation": {"keypoints": 0.55, "segm": 0.45}}
 AUGMENTED_GOAL = {"crop shift": 0.90, "all augmentation": 0.80}
 
 
@@ -75,14 +80,19 @@ def gate_runs(tmp_path_factory):
     each, and the oracle, on those images: {run name: COCOeval summary}, "oracle" included."""
     out = tmp_path_factory.mktemp("overfit")
     ann, images, records = make_synth(out, num_images=8, seed=11, num_shards=1)
-    common = ["--flagfile=experiments/tiny.flags", f"--train_records={records}", f"--train_steps={STEPS}",
-              f"--batch_size={BATCH}", f"--checkpoint_every={STEPS}", f"--input_size={SIZE}"]
-    runs = {f"seed {seed}": [f"--seed={seed}", f"--crop_size={SIZE}", *NO_AUGMENTATION] for seed in SEEDS}
-    runs.update({name: [f"--crop_size={SIZE}", *flags] for name, flags in AUGMENTED.items()})
+    common = ["--flagfile=experiments/tiny.flags", f"--train_records={records}", f"--batch_size={BATCH}",
+              f"--input_size={SIZE}", f"--crop_size={SIZE}"]
+
+    def steps(n):
+        return [f"--train_steps={n}", f"--checkpoint_every={n}"]
+
+    runs = {f"seed {seed}": [f"--seed={seed}", *steps(STEPS), *NO_AUGMENTATION] for seed in SEEDS}
+    runs.update({name: [*steps(AUGMENTED_STEPS[name]), *flags] for name, flags in AUGMENTED.items()})
     folders = {name: out / name.replace(" ", "_") for name in runs}
     training = {name: _start("cf_tf.train", *common, f"--model_dir={folders[name]}", *flags)
                 for name, flags in runs.items()}
-    assert all(_result(proc, "cf_tf.train")["step"] == STEPS for proc in training.values())
+    assert {name: _result(proc, "cf_tf.train")["step"] for name, proc in training.items()} == \
+        {**{f"seed {seed}": STEPS for seed in SEEDS}, **AUGMENTED_STEPS}
     scoring = {name: _start("cf_tf.evaluate", f"--model_dir={folders[name]}", f"--annotations={ann}",
                             f"--images={images}", f"--output_dir={folders[name]}/eval") for name in runs}
     scoring["oracle"] = _start("cf_tf.evaluate", "--oracle", f"--annotations={ann}", f"--images={images}",
