@@ -268,18 +268,60 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(synth_data, tmp_path,
     assert tf.train.latest_checkpoint(str(tmp_path / "checkpoints")).endswith("ckpt-2")
 
 
-def test_mixed_precision_step_runs_with_loss_scaling(batch):
+def _losses_of_steps(batch, n, **train_flags):
+    """The total loss of n train steps of TINY from one initialisation on one batch, with train_flags
+    (TrainConfig fields) set."""
     images, targets = batch
     strategy = _single_device()
-    model, optimizer = training.build(TINY, TrainConfig(learning_rate=1e-3, mixed_precision=True), strategy)
+    train_cfg = TrainConfig(learning_rate=1e-3, **train_flags)
+    keras.utils.set_random_seed(0)
+    model, optimizer = training.build(TINY, train_cfg, strategy)
+    step = training.make_train_step(model, optimizer, strategy, losses.LossWeights(), train_cfg.jit_compile)
+    return model, optimizer, [float(step(images, targets)[0]) for _ in range(n)]
+
+
+def test_the_gpu_paths_xla_and_mixed_precision_train_like_float32(batch):
+    """--jit_compile and --mixed_precision, the GPU paths, on this CPU. XLA only fuses and reorders
+    float32 ops: 3 steps agree to 1e-3 relative. Under mixed_float16 activations keep about 3 decimal
+    digits (float16's 11-bit significand): the first loss agrees to 1 %. Dynamic loss scaling starts
+    at 2^15 and skips each step whose float16 gradients overflow, halving the scale (the first few
+    steps here: the loss stays put); then it trains."""
+    _, _, reference = _losses_of_steps(batch, 3)
+    _, _, xla = _losses_of_steps(batch, 3, jit_compile=True)
+    model, optimizer, mixed = _losses_of_steps(batch, 12, mixed_precision=True)
     assert keras.mixed_precision.global_policy().name == "float32"   # not leaked to later models
     assert isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
     assert any(layer.compute_dtype == "float16" for layer in model.layers)
-    out = model(images[:1])
-    assert all(v.dtype == tf.float32 for v in out.values())
-    step = training.make_train_step(model, optimizer, strategy, losses.LossWeights())
-    totals = [float(step(images, targets)[0]) for _ in range(3)]
-    assert all(np.isfinite(totals))
+    assert all(v.dtype == tf.float32 for v in model(batch[0][:1]).values())
+    assert all(np.isfinite(reference + xla + mixed)) and reference[-1] < reference[0]
+    np.testing.assert_allclose(xla, reference, rtol=1e-3)
+    np.testing.assert_allclose(mixed[0], reference[0], rtol=0.01)
+    assert float(optimizer.dynamic_scale) < 2.0 ** 15 and min(mixed) < 0.9 * mixed[0], mixed
+
+
+def test_a_mixed_precision_run_exports_a_float32_savedmodel(synth_data, tmp_path):
+    """The run config does not hold the precision: export rebuilds the network in float32 and loads the
+    float32 weights, so the SavedModel's outputs are float32 and match the in-process decoder's."""
+    from cf_tf import serving
+    from cf_tf.config import DecodeConfig
+    from cf_tf.inference import Predictor, load_saved_model, restore_model
+
+    _, _, pattern = synth_data
+    training.train(str(tmp_path / "run"), pattern, DATA, TINY, TrainConfig(train_steps=2, batch_size=2,
+                                                                            mixed_precision=True),
+                   strategy=_single_device(), log=lambda m: None)
+    model, _, data_cfg = restore_model(str(tmp_path / "run"))
+    assert all(v.dtype == "float32" for v in model.weights) and \
+        all(layer.compute_dtype == "float32" for layer in model.layers if hasattr(layer, "compute_dtype"))
+    predictor = Predictor(model, data_cfg, DecodeConfig.matching(data_cfg))
+    serving.export(predictor, str(tmp_path / "sm"))
+    image = tf.constant(np.random.default_rng(0).integers(0, 255, (1, 96, 128, 3)), tf.uint8)
+    out = load_saved_model(str(tmp_path / "sm")).signatures["serving_default"](images=image)
+    assert {k: v.dtype for k, v in out.items()} == {
+        "keypoints": tf.float32, "scores": tf.float32, "mask_scores": tf.float32, "masks": tf.uint8,
+        "boxes": tf.float32, "num_people": tf.int32}
+    here = predictor(image)
+    np.testing.assert_allclose(out["keypoints"].numpy(), here["keypoints"].numpy(), atol=1e-3)
 
 
 def test_diverging_run_never_saves_a_checkpoint_with_non_finite_weights(synth_data, tmp_path):
