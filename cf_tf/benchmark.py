@@ -75,11 +75,12 @@ def input_pipeline(workdir, crop, seconds):
     return n / (time.perf_counter() - t0), os.path.join(workdir, "rec-*")
 
 
-def train_step_ms(backbone, records, crop, repeats):
+def train_step_ms(backbone, records, crop, repeats, batch=4, mixed_precision=False, jit_compile=False):
     strategy = tf.distribute.get_strategy()
-    model, optimizer = training.build(_model_config(backbone), TrainConfig(), strategy)
-    step = training.make_train_step(model, optimizer, strategy, losses.LossWeights())
-    images, targets = next(iter(pipeline.train_dataset(records, DataConfig(crop_size=crop), batch_size=4)))
+    train_cfg = TrainConfig(mixed_precision=mixed_precision, jit_compile=jit_compile)
+    model, optimizer = training.build(_model_config(backbone), train_cfg, strategy)
+    step = training.make_train_step(model, optimizer, strategy, losses.LossWeights(), jit_compile)
+    images, targets = next(iter(pipeline.train_dataset(records, DataConfig(crop_size=crop), batch_size=batch)))
     return _median_ms(lambda: float(step(images, targets)[0]), repeats, warmup=2)
 
 
@@ -144,9 +145,10 @@ def stage_ms(backbone, canvas, repeats, people=10, height=480, width=640):
     return times
 
 
-def serving_child(path, repeats, plain):
-    """Runs in a fresh interpreter (end_to_end_ms): prints {"load", "first", "steady"} ms as JSON."""
-    image = tf.constant(np.random.default_rng(0).integers(0, 255, (1, 480, 640, 3), dtype=np.uint8))
+def serving_child(path, repeats, plain, batch=1):
+    """Runs in a fresh interpreter (end_to_end_ms): prints {"load", "first", "steady"} ms per call as
+    JSON, for a batch of `batch` 640x480 images."""
+    image = tf.constant(np.random.default_rng(0).integers(0, 255, (batch, 480, 640, 3), dtype=np.uint8))
     t0 = time.perf_counter()
     if plain:
         fn = tf.saved_model.load(path).signatures["serving_default"]
@@ -161,15 +163,16 @@ def serving_child(path, repeats, plain):
     print(json.dumps({"load": load, "first": first, "steady": steady}))
 
 
-def end_to_end_ms(backbone, size, workdir, repeats):
-    """({"load", "first", "steady"} ms the cf_tf way, the same plain) of the SavedModel's serving_default
-    on a 640x480 image, each in a fresh interpreter, so nothing this process built is reused."""
+def end_to_end_ms(backbone, size, workdir, repeats, batches=(1,), plain_too=True):
+    """[{"load", "first", "steady"} ms per call the cf_tf way for each batch size in `batches`, then the
+    same with plain tf.saved_model.load for batch 1 if plain_too] of the SavedModel's serving_default on
+    640x480 images, each in a fresh interpreter, so nothing this process built is reused."""
     data = DataConfig(input_size=size)
     model = build_model(_model_config(backbone))
-    path = export(Predictor(model, data, DecodeConfig.matching(data)), os.path.join(workdir, f"sm{size}"))
+    path = export(Predictor(model, data, DecodeConfig.matching(data)), os.path.join(workdir, f"sm_{backbone}{size}"))
     out = []
-    for plain in (False, True):
-        code = f"from cf_tf.benchmark import serving_child; serving_child({path!r}, {repeats}, {plain})"
+    for plain, batch in [(False, b) for b in batches] + ([(True, 1)] if plain_too else []):
+        code = f"from cf_tf.benchmark import serving_child; serving_child({path!r}, {repeats}, {plain}, {batch})"
         run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
         if run.returncode:
             raise RuntimeError(f"serving benchmark failed:\n{run.stderr[-2000:]}")
