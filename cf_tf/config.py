@@ -222,7 +222,7 @@ class DecodeConfig:
     anchor_snap_radius: float = 16.0   # decoded anchors move onto the embeddings gathered near them
     mask_clustering: str = "graph"     # graph (histogram peaks, in the SavedModel) | dbscan (eager reference)
     cluster_radius: float = 8.0        # embeddings this close to a person's centroid are that person's
-    claim_spread: float = 3.0          # ... and those within this many RMS spreads of its embeddings (claim_radii)
+    claim_spread: float = 5.0          # ... and those within this many RMS spreads of its embeddings (claim_radii)
     cluster_bin: int = 4               # histogram bin of the graph-mode clustering, input pixels
     min_cluster_pixels: float = 3.0    # seg cells a mask-only cluster needs (COCO people of 50 px have 3)
     mask_max_distance: float = 48.0    # pixels whose embedding is farther from every centroid stay unassigned
