@@ -11,6 +11,7 @@ good checkpoint.
 import dataclasses
 import math
 import glob
+import json
 import os
 import re
 import shutil
@@ -148,9 +149,10 @@ def restore_or_init(latest, checkpoint):
 def training_stream(records, data_cfg, train_cfg):
     """What a saved data position depends on: the record files, batch size, seed, shuffle buffer and
     the data settings (crop, augmentation)."""
-    return {"records": [os.path.realpath(f) for f in pipeline.record_files(records)],
-            "batch_size": train_cfg.batch_size, "seed": train_cfg.seed, "shuffle_buffer": train_cfg.shuffle_buffer,
-            "data": {k: v for k, v in dataclasses.asdict(data_cfg).items() if k != "geometry"}}
+    stream = {"records": [os.path.realpath(f) for f in pipeline.record_files(records)],
+              "batch_size": train_cfg.batch_size, "seed": train_cfg.seed, "shuffle_buffer": train_cfg.shuffle_buffer,
+              "data": {k: v for k, v in dataclasses.asdict(data_cfg).items() if k != "geometry"}}
+    return json.loads(json.dumps(stream))   # as the run config will hold it, so that equal compares equal
 
 
 def stream_changes(saved, current):
