@@ -51,7 +51,7 @@ SEEDS = (0, 1)
 # All augmentation trains twice as long: at 1500 steps it was still far from fitting (training loss
 # 1.6 against the crop shift's 1.1) and its share was noise (the same code and seed gave segm 0.30 and
 # 0.23 in two runs); 3000 steps reached 0.70 / 0.60. Its floors sit 0.15 below that for the same
-# run-to-run spread. Cost: about 5 more minutes of CI.
+# run-to-run spread. Cost: about 5 more minutes of CI (estimated: one more 1500-step model).
 AUGMENTED = {
     "crop shift": ["--scale_min=1", "--scale_max=1", "--max_rotation=0", "--flip_prob=0"],
     "all augmentation": [],
