@@ -37,7 +37,7 @@ def read_image(path, width, height, max_pixels=MAX_PIXELS):
         data = f.read()
     try:
         images.check_pixels(data, path, max_pixels)
-        return images.decode_in_annotation_frame(data, path, width, height)
+        return images.decode_in_annotation_frame(data, path, width, height)[0]
     except ValueError as e:
         raise EvaluationError(str(e)) from None
 

@@ -121,8 +121,9 @@ def annotation_frame(data, width, height):
 
 
 def decode_in_annotation_frame(data, path, width, height):
-    """uint8 RGB [height, width, 3] of JPEG or PNG bytes, in the frame the annotations describe
-    (`annotation_frame`); ValueError naming the file and both sizes where neither frame fits."""
+    """(uint8 RGB [height, width, 3] of JPEG or PNG bytes in the frame the annotations describe, the
+    EXIF orientation applied to the stored pixels: `annotation_frame`); ValueError naming the file
+    and both sizes where neither frame fits."""
     stored = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION) \
         if data[:2] == b"\xff\xd8" or data[:8] == PNG_SIGNATURE else None
     if stored is None:
@@ -133,4 +134,4 @@ def decode_in_annotation_frame(data, path, width, height):
         shown = f", shown {turned[1]}x{turned[0]} by its EXIF orientation" if turned != stored.shape[:2] else ""
         raise ValueError(f"{path}: image is {stored.shape[1]}x{stored.shape[0]}{shown}, but the annotations say "
                          f"{width}x{height}")
-    return cv2.cvtColor(orient(stored, orientation), cv2.COLOR_BGR2RGB)
+    return cv2.cvtColor(orient(stored, orientation), cv2.COLOR_BGR2RGB), orientation

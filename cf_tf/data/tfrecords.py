@@ -43,10 +43,10 @@ def convert_image(task):
         data = f.read()
     height, width = int(img["height"]), int(img["width"])
     try:
-        decoded = images.decode_in_annotation_frame(data, path, width, height)
+        decoded, orientation = images.decode_in_annotation_frame(data, path, width, height)
     except ValueError as e:
         raise ConversionError(f"{e} (image id {img['id']})") from None
-    if images.annotation_frame(data, width, height) != 1:
+    if orientation != 1:
         # annotated as a viewer shows it: store those pixels (PNG, lossless), as training decodes stored pixels
         data = cv2.imencode(".png", cv2.cvtColor(decoded, cv2.COLOR_RGB2BGR))[1].tobytes()
     keypoints, iscrowd, masks, degenerate = [], [], [], 0
