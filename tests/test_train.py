@@ -282,7 +282,10 @@ def _losses_of_steps(batch, n, **train_flags):
 
 def test_the_gpu_paths_xla_and_mixed_precision_train_like_float32(batch):
     """--jit_compile and --mixed_precision, the GPU paths, on this CPU. XLA only fuses and reorders
-    float32 ops: 3 steps agree to 1e-3 relative. Under mixed_float16 activations keep about 3 decimal
+    float32 ops: the first loss (the same forward pass) agrees to 1e-5 relative; the next two to 1e-2,
+    since Adam divides each gradient by its own RMS, so a reordered sum's last-bit difference in a
+    near-zero gradient becomes a step-sized one (measured: 1.04e-3 at step 3 on CI's machine). A
+    wrong XLA gradient would miss by the step's whole loss drop, over 20 %. Under mixed_float16 activations keep about 3 decimal
     digits (float16's 11-bit significand): the first loss agrees to 1 %. Dynamic loss scaling starts
     at 2^15 and skips each step whose float16 gradients overflow, halving the scale (the first few
     steps here: the loss stays put); then it trains."""
@@ -294,7 +297,8 @@ def test_the_gpu_paths_xla_and_mixed_precision_train_like_float32(batch):
     assert any(layer.compute_dtype == "float16" for layer in model.layers)
     assert all(v.dtype == tf.float32 for v in model(batch[0][:1]).values())
     assert all(np.isfinite(reference + xla + mixed)) and reference[-1] < reference[0]
-    np.testing.assert_allclose(xla, reference, rtol=1e-3)
+    np.testing.assert_allclose(xla[0], reference[0], rtol=1e-5)
+    np.testing.assert_allclose(xla[1:], reference[1:], rtol=1e-2)
     np.testing.assert_allclose(mixed[0], reference[0], rtol=0.01)
     assert float(optimizer.dynamic_scale) < 2.0 ** 15 and min(mixed) < 0.9 * mixed[0], mixed
 
