@@ -2,7 +2,9 @@ r"""Speed of every stage, on whatever device this runs on.
 
   python -m cf_tf.benchmark [--json] [--full] [--backbones=resnet50,resnet101,resnet152] [--sizes=401]
 
-Rows: input pipeline images/s (decode + augment + targets, 401x401, default parallelism); train step
+Rows: input pipeline images/s (decode + augment + targets, 401x401, default parallelism); the input
+of one worker when it is 1 of 1 and 1 of 2 (processes on 127.0.0.1 under TF_CONFIG): examples/s and
+CPU ms per example it hands its replica; train step
 ms (resnet_tiny; with --full also R50/R101/R152) at batch 4; network forward ms per image (batch 1,
 warm, median); decoder ms per image for 1, 5, 10, 20, 30 people (oracle outputs of synthetic
 figures, so the people are really there; compiled once) on the 401 and the 641 canvas; for R101 at
@@ -18,6 +20,7 @@ version, threads. --json ends with one JSON line; the 641 rows are the keys endi
 import json
 import os
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -73,6 +76,52 @@ def input_pipeline(workdir, crop, seconds):
         next(it)
         n += 4
     return n / (time.perf_counter() - t0), os.path.join(workdir, "rec-*")
+
+
+def local_cluster(n):
+    """The TF_CONFIG of each of n MultiWorkerMirroredStrategy workers on 127.0.0.1 (free ports)."""
+    socks = [socket.socket() for _ in range(n)]
+    for s in socks:
+        s.bind(("127.0.0.1", 0))
+    cluster = {"worker": [f"127.0.0.1:{s.getsockname()[1]}" for s in socks]}
+    for s in socks:
+        s.close()
+    return [{"cluster": cluster, "task": {"type": "worker", "index": i}} for i in range(n)]
+
+
+def worker_input_child(records, crop, seconds):
+    """Runs in a fresh interpreter under TF_CONFIG (worker_input): one worker's training input as
+    `cf_tf.train` builds it (training.distributed_input), iterated for `seconds` without training.
+    Prints {"examples_per_s", "cpu_ms_per_example"} of the examples this worker hands its replicas
+    (the useful ones) as JSON; CPU time is the whole process's, so it counts work done and dropped."""
+    strategy = training.make_strategy()
+    dataset = training.distributed_input(strategy, records, DataConfig(crop_size=crop), TrainConfig(batch_size=8))
+    it = iter(dataset)
+    next(it)
+    n, t0, cpu0 = 0, time.perf_counter(), time.process_time()
+    while time.perf_counter() - t0 < seconds:
+        images, _ = next(it)
+        n += sum(int(x.shape[0]) for x in strategy.experimental_local_results(images))
+    wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    print(json.dumps({"examples_per_s": n / wall, "cpu_ms_per_example": 1000.0 * cpu / n}))
+
+
+def worker_input(records, crop, seconds, workers=(1, 2)):
+    """{"1 of N": worker 0's worker_input_child figures} for clusters of N MultiWorkerMirroredStrategy
+    processes on 127.0.0.1 (global batch 8). Their CPUs are shared: examples/s falls with N on a
+    small machine whatever the input does; CPU ms per useful example is the cost that must not grow."""
+    out = {}
+    for n in workers:
+        code = f"from cf_tf.benchmark import worker_input_child; worker_input_child({records!r}, {crop}, {seconds})"
+        procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True, env={**os.environ, "TF_CONFIG": json.dumps(c)})
+                 for c in local_cluster(n)]
+        runs = [p.communicate() + (p.returncode,) for p in procs]
+        for _, err, rc in runs:
+            if rc:
+                raise RuntimeError(f"worker input benchmark failed:\n{err[-2000:]}")
+        out[f"1 of {n}"] = json.loads(runs[0][0].strip().splitlines()[-1])
+    return out
 
 
 def train_step_ms(backbone, records, crop, repeats, batch=4, mixed_precision=False, jit_compile=False):
@@ -196,6 +245,10 @@ def run(quick=False, full=False, backbones=("resnet50", "resnet101", "resnet152"
     try:
         result["input_images_per_s"], records = input_pipeline(workdir, crop, 3 if quick else 15)
         log(f"input pipeline ({crop}x{crop}): {result['input_images_per_s']:.1f} images/s")
+        result["worker_input"] = worker_input(records, crop, 3 if quick else 20)
+        for name, w in result["worker_input"].items():
+            log(f"input of one worker, {name} ({crop}x{crop}, global batch 8): {w['examples_per_s']:.1f} "
+                f"examples/s, {w['cpu_ms_per_example']:.1f} CPU ms per example it hands its replica")
         result["train_step_ms"] = {}
         for bb in ["resnet_tiny"] + (["resnet50", "resnet101", "resnet152"] if full else []):
             result["train_step_ms"][bb] = train_step_ms(bb, records, crop, repeats)

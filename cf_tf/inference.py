@@ -8,10 +8,12 @@ resampling depends on the original size).
 
 import dataclasses
 import os
+import tempfile
 
 import tensorflow as tf
 
 from cf_tf import config as cf_config
+from cf_tf import files
 from cf_tf.config import CheckpointError
 from cf_tf.constants import CHECKPOINTS
 from cf_tf.data.augment import inference_canvas
@@ -60,6 +62,33 @@ def restore_model(model_dir):
                               f"{cf_config.RUN_CONFIG} ({type(e).__name__}: {str(e).strip().splitlines()[0][:200]})"
                               ) from None
     return model, model_cfg, data_cfg
+
+
+def keep_model(model_dir, output):
+    """Writes `output`, a model folder with only what evaluate, export and predict read from a training
+    folder: cf_tf_config.json and checkpoints/ holding the latest checkpoint's model weights (no
+    optimizer slots, no data position: about a fifth of the size), under the same step number.
+    Refuses an output that exists (FileExistsError) or cannot be a folder (OutputPathError); built in
+    a hidden folder beside it and renamed into place, so a failure leaves nothing. Returns its
+    absolute path."""
+    output = files.output_folder(output, "--output")
+    if os.path.lexists(output):
+        raise FileExistsError(f"{output} exists: choose another --output")
+    model, model_cfg, data_cfg = restore_model(model_dir)
+    step = int(cf_config.latest_checkpoint(os.path.join(model_dir, CHECKPOINTS)).rsplit("-", 1)[1])
+    parent = os.path.dirname(output)
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=".keep-", dir=parent)
+    try:
+        cf_config.save_run_config(tmp, model_cfg, data_cfg)
+        tf.train.CheckpointManager(tf.train.Checkpoint(model=model), os.path.join(tmp, CHECKPOINTS),
+                                   max_to_keep=1).save(checkpoint_number=step)
+        os.rename(tmp, output)   # fails, rather than merges, if another process made `output` meanwhile
+    except (OSError, tf.errors.OpError) as e:
+        raise files.WriteError(f"could not write the model folder {output}: {files.describe_os_error(e)}") from None
+    finally:
+        files.remove_tree(tmp)
+    return output
 
 
 def serving_runtime():

@@ -146,6 +146,15 @@ def restore_or_init(latest, checkpoint):
     return latest
 
 
+def distributed_input(strategy, records, data_cfg, train_cfg, repeat=True):
+    """The training batches as the strategy's replicas take them. Each input pipeline (one per worker)
+    reads, decodes and augments only its share of the records (pipeline.train_dataset with the
+    InputContext), so a worker's input cost per example does not grow with the number of workers."""
+    return strategy.distribute_datasets_from_function(
+        lambda context: pipeline.train_dataset(records, data_cfg, train_cfg.batch_size, train_cfg.seed,
+                                               train_cfg.shuffle_buffer, repeat, context))
+
+
 def training_stream(records, data_cfg, train_cfg):
     """What a saved data position depends on: the record files, batch size, seed, shuffle buffer and
     the data settings (crop, augmentation)."""
@@ -264,8 +273,7 @@ def _start(model_dir, records, data_cfg, model_cfg, train_cfg, strategy, log, ck
         raise TrainingError(f"the data and the model must share one geometry ({data_cfg.geometry} vs "
                             f"{model_cfg.geometry})")
     try:
-        dataset = pipeline.train_dataset(records, data_cfg, train_cfg.batch_size, train_cfg.seed,
-                                         train_cfg.shuffle_buffer)
+        pipeline.record_files(records)
     except pipeline.RecordsNotFoundError as e:
         raise TrainingError(str(e)) from None
     saved = os.path.join(model_dir, cf_config.RUN_CONFIG)
@@ -281,7 +289,7 @@ def _start(model_dir, records, data_cfg, model_cfg, train_cfg, strategy, log, ck
         raise TrainingError(str(e)) from None
     chief = _is_chief(strategy)
     chief_dir = os.path.join(model_dir, CHECKPOINTS)
-    iterator = iter(strategy.experimental_distribute_dataset(dataset))
+    iterator = iter(distributed_input(strategy, records, data_cfg, train_cfg))
     # On one device the iterator is saved too, so a resumed run continues the data order instead of
     # restarting it; tf.distribute's iterators over several replicas cannot be saved.
     state = {"data": iterator} if isinstance(iterator, tf.data.Iterator) else {}

@@ -19,6 +19,8 @@ def test_quick_benchmark_fills_every_row():
     assert r["tf"] and r["device"] and r["threads"] >= 1
     assert r["input_images_per_s"] > 0
     assert r["train_step_ms"]["resnet_tiny"] > 0
+    assert set(r["worker_input"]) == {"1 of 1", "1 of 2"}
+    assert all(w["examples_per_s"] > 0 and w["cpu_ms_per_example"] > 0 for w in r["worker_input"].values())
     assert set(r["forward_ms"]) == {"resnet_tiny"} and r["forward_ms"]["resnet_tiny"] > 0
     assert set(r["decoder_ms"]) == {"1", "5", "10"} and all(v > 0 for v in r["decoder_ms"].values())
     stages = r["stages_ms"]

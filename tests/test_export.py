@@ -18,7 +18,7 @@ from pycocotools.coco import COCO
 
 from cf_tf import files, prediction, serving, training
 from cf_tf.config import DataConfig, DecodeConfig, ModelConfig, TrainConfig
-from cf_tf.inference import CheckpointError, Predictor, load_saved_model, restore_model
+from cf_tf.inference import CheckpointError, Predictor, keep_model, load_saved_model, restore_model
 from conftest import COCO_SAMPLE, REPO, interruptible
 from test_images import with_exif
 
@@ -383,3 +383,40 @@ def test_flags_that_the_saved_run_fixes_are_refused_not_ignored(saved_model, tmp
     other = _cli("cf_tf.export", f"--model_dir={root / 'model'}", f"--output={tmp_path / 'sm'}", "--backbone=resnet50")
     assert other.returncode != 0 and "Unknown command line flag 'backbone'" in other.stderr
     assert not (tmp_path / "sm").exists()
+
+
+def test_keep_writes_a_model_folder_of_the_weights_alone_that_predicts_the_same(saved_model, tmp_path):
+    """`cf_tf.keep`: the latest weights and the config, under the same step, a fraction of the training
+    checkpoint's size (no optimizer slots, no data position), restoring the same network; it refuses an
+    existing output and leaves nothing when it cannot write."""
+    root, _ = saved_model
+    proc = subprocess.run([sys.executable, "-m", "cf_tf.keep", f"--model_dir={root / 'model'}",
+                           f"--output={tmp_path / 'kept'}"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    kept = tmp_path / "kept"
+    assert sorted(os.listdir(kept)) == ["cf_tf_config.json", "checkpoints"]
+    assert sorted(os.listdir(kept / "checkpoints")) == ["checkpoint", "ckpt-3.data-00000-of-00001", "ckpt-3.index"]
+
+    def size(folder, step):
+        return sum(os.path.getsize(folder / n) for n in os.listdir(folder) if n.startswith(f"ckpt-{step}."))
+
+    assert size(kept / "checkpoints", 3) < 0.5 * size(root / "model" / "checkpoints", 3)
+    original, model_cfg, data_cfg = restore_model(str(root / "model"))
+    restored, kept_model_cfg, kept_data_cfg = restore_model(str(kept))
+    assert (kept_model_cfg, kept_data_cfg) == (model_cfg, data_cfg)
+    assert all(np.array_equal(a.numpy(), b.numpy()) for a, b in zip(original.weights, restored.weights))
+    again = subprocess.run([sys.executable, "-m", "cf_tf.keep", f"--model_dir={root / 'model'}",
+                            f"--output={kept}"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 1 and again.stderr.strip() == f"error: {kept} exists: choose another --output"
+
+
+def test_keep_on_a_full_disk_leaves_nothing_and_says_so(saved_model, tmp_path, monkeypatch):
+    root, _ = saved_model
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(tf.train.CheckpointManager, "save", full_disk)
+    with pytest.raises(files.WriteError, match="could not write the model folder .*No space left on device"):
+        keep_model(str(root / "model"), str(tmp_path / "kept"))
+    assert os.listdir(tmp_path) == []

@@ -11,7 +11,7 @@ import pytest
 from cf_tf.config import DEMO_MODEL
 from conftest import REPO
 
-ENTRY_POINTS = {"train", "evaluate", "export", "predict", "benchmark", "device_check", "show", "summary"}
+ENTRY_POINTS = {"train", "evaluate", "export", "predict", "benchmark", "device_check", "keep", "show", "summary"}
 
 
 def _modules_in_a_fresh_interpreter(package):

@@ -21,22 +21,41 @@ def record_files(pattern):
     return files
 
 
-def train_dataset(pattern, cfg, batch_size, seed=0, shuffle_buffer=256, repeat=True):
-    """Batches of (image float32 [B, crop, crop, 3], targets dict) for training."""
+def train_dataset(pattern, cfg, batch_size, seed=0, shuffle_buffer=256, repeat=True, context=None):
+    """Batches of (image float32 [b, crop, crop, 3], targets dict) for training.
+
+    batch_size is the global batch. Under tf.distribute, `context` (the tf.distribute.InputContext
+    that distribute_datasets_from_function passes) says which of the input pipelines, one per worker,
+    this is: it reads and processes only its share of the records and yields per-replica batches
+    (b = batch_size / replicas). The share is by file when there are at least as many files as
+    pipelines (the converter writes 8 shards by default), else by element, after reading and before
+    decoding. Pipelines are seeded apart: each example's random key is its index in the union of the
+    pipelines' streams, and each shuffles its share with its own seed. One pipeline (no context) is
+    the one-process stream.
+    """
+    context = context or tf.distribute.InputContext()
+    pipelines, index = context.num_input_pipelines, context.input_pipeline_id
     files = record_files(pattern)
+    by_file = len(files) >= pipelines
+    if by_file:
+        files = files[index::pipelines]
+    # By element, every pipeline must see the same record order to take disjoint parts of it: the file
+    # order's seed is shared.
     ds = tf.data.Dataset.from_tensor_slices(files).shuffle(len(files), seed=seed)
     ds = ds.interleave(tf.data.TFRecordDataset, cycle_length=min(len(files), 8),
                        num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    if not by_file:
+        ds = ds.shard(pipelines, index)
     if repeat:
         ds = ds.repeat()
-    ds = ds.shuffle(shuffle_buffer, seed=seed).enumerate()
-    ds = ds.map(lambda i, s: parser.parse_train(schema.parse_example(s), tf.stack([tf.cast(seed, tf.int64), i]), cfg),
-                num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    # Under MultiWorkerMirroredStrategy every worker reads all records and keeps its part of each global
-    # batch, so N workers train on exactly the batches of one process (sharding by file would not).
-    options = tf.data.Options()
-    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    return ds.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE).with_options(options)
+    ds = ds.shuffle(shuffle_buffer, seed=seed * pipelines + index).enumerate()
+
+    def parse(i, serialized):
+        key = tf.stack([tf.cast(seed, tf.int64), i * pipelines + index])
+        return parser.parse_train(schema.parse_example(serialized), key, cfg)
+
+    ds = ds.map(parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return ds.batch(context.get_per_replica_batch_size(batch_size), drop_remainder=True).prefetch(tf.data.AUTOTUNE)
 
 
 def inference_dataset(pattern, cfg, with_targets=False):
