@@ -417,7 +417,7 @@ def test_each_of_two_workers_decodes_only_its_share_and_every_example_is_used_on
     decoded; together they use each example exactly once, and no two share a random key."""
     from conftest import make_synth
 
-    _, _, pattern = make_synth(tmp_path, num_images=24, seed=5, num_shards=shards)
+    ann, _, pattern = make_synth(tmp_path, num_images=24, seed=5, num_shards=shards)
     env = {**os.environ, "PYTHONPATH": REPO}
     procs = [subprocess.Popen([sys.executable, "tests/input_worker.py", pattern, str(tmp_path / f"w{i}.json")],
                               cwd=REPO, env={**env, "TF_CONFIG": json.dumps(c)}, stderr=subprocess.PIPE, text=True)
@@ -426,7 +426,7 @@ def test_each_of_two_workers_decodes_only_its_share_and_every_example_is_used_on
         _, err = proc.communicate(timeout=600)
         assert proc.returncode == 0, err[-3000:]
     workers = [json.loads((tmp_path / f"w{i}.json").read_text()) for i in range(2)]
-    everyone = json.loads(open(pattern.replace("synth-*", "set/person_keypoints.json")).read())["images"]
+    everyone = json.loads(open(ann).read())["images"]
     for w in workers:
         assert len(w["decoded"]) == 12 and sorted(w["batched"]) == sorted(i for i, _ in w["decoded"])
     used = workers[0]["batched"] + workers[1]["batched"]
