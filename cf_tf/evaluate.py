@@ -80,7 +80,8 @@ def _check_flags():
 
 def _head_report(model, data_cfg, output_dir):
     try:
-        report = run_head_report(model, data_cfg, FLAGS.annotations, FLAGS.images, output_dir, FLAGS.max_images)
+        report = run_head_report(model, data_cfg, FLAGS.annotations, FLAGS.images, output_dir, FLAGS.max_images,
+                                 max_pixels=FLAGS.max_pixels)
     except (EvaluationError, ValueError, WriteError) as e:
         sys.exit(f"error: {e}")
     print(head_report.format_report(report))
@@ -93,7 +94,7 @@ def _runner():
     if FLAGS.oracle:
         data_cfg = cf_flags.inference_data_config()
         runner = perfect_assignment_runner if FLAGS.perfect_assignment else oracle_runner
-        return runner(data_cfg, cf_flags.decode_config(data_cfg))
+        return runner(data_cfg, cf_flags.decode_config(data_cfg), max_pixels=FLAGS.max_pixels)
     if FLAGS.saved_model:
         try:
             fn = load_saved_model(FLAGS.saved_model).signatures["serving_default"]
@@ -111,7 +112,7 @@ def _runner():
         _head_report(model, data_cfg, _output_dir())
         return None
     if FLAGS.perfect_heads:
-        return oracle_runner(data_cfg, decode_cfg, model, FLAGS.perfect_heads)
+        return oracle_runner(data_cfg, decode_cfg, model, FLAGS.perfect_heads, FLAGS.max_pixels)
     return model_runner(Predictor(model, data_cfg, decode_cfg), FLAGS.max_pixels)
 
 

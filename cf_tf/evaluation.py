@@ -42,22 +42,22 @@ def read_image(path, width, height, max_pixels=MAX_PIXELS):
         raise EvaluationError(str(e)) from None
 
 
-def features_with_targets(img, anns, image_dir, data_cfg):
+def features_with_targets(img, anns, image_dir, data_cfg, max_pixels=MAX_PIXELS):
     """An image's inference features with its targets (no augmentation, the inference resize)."""
-    serialized, _ = convert_image((img, anns, image_dir))
+    serialized, _ = convert_image((img, anns, image_dir), max_pixels)
     return parser.parse_inference(schema.parse_example(serialized), data_cfg, with_targets=True)
 
 
-def perfect_assignment_runner(data_cfg, decode_cfg):
+def perfect_assignment_runner(data_cfg, decode_cfg, max_pixels=MAX_PIXELS):
     """(image info, annotations, image dir) -> the ground-truth people (oracle.ground_truth_people)."""
     def run(img, anns, image_dir):
-        out = ground_truth_people(features_with_targets(img, anns, image_dir, data_cfg), decode_cfg)
+        out = ground_truth_people(features_with_targets(img, anns, image_dir, data_cfg, max_pixels), decode_cfg)
         return {k: v.numpy() for k, v in out.items()}
 
     return run
 
 
-def oracle_runner(data_cfg, decode_cfg, model=None, perfect_heads=NAMES):
+def oracle_runner(data_cfg, decode_cfg, model=None, perfect_heads=NAMES, max_pixels=MAX_PIXELS):
     """(image info, annotations, image dir) -> decoded numpy dict, from perfect outputs.
 
     With `model`, the model's outputs with only `perfect_heads` replaced by perfect ones: which head
@@ -75,7 +75,7 @@ def oracle_runner(data_cfg, decode_cfg, model=None, perfect_heads=NAMES):
     compiled = tf.function(decode)
 
     def run(img, anns, image_dir):
-        f = features_with_targets(img, anns, image_dir, data_cfg)
+        f = features_with_targets(img, anns, image_dir, data_cfg, max_pixels)
         args = (f["image"], f["targets"], f["scale"], f["height"], f["width"])
         if decode_cfg.mask_clustering == "dbscan":
             out = decode(*args, cluster_fn=lambda e, free: dbscan_ref.cluster_centroids(e, free, decode_cfg))
@@ -150,7 +150,8 @@ def evaluate(annotations, image_dir, run, output_dir, max_images=0, log=print):
     return summary
 
 
-def run_head_report(model, data_cfg, annotations, image_dir, output_dir, max_images=0, log=print):
+def run_head_report(model, data_cfg, annotations, image_dir, output_dir, max_images=0, log=print,
+                    max_pixels=MAX_PIXELS):
     """cf_tf/head_report.py over the evaluation images; writes head_report.json, returns the report.
     An image that cannot be read is reported and skipped, as in evaluate()."""
     _, _, by_image, images = _load(annotations, max_images)
@@ -160,7 +161,7 @@ def run_head_report(model, data_cfg, annotations, image_dir, output_dir, max_ima
         bar = Progress(len(images), "head report", unit="img")
         for img in images:
             try:
-                f = features_with_targets(img, by_image[img["id"]], image_dir, data_cfg)
+                f = features_with_targets(img, by_image[img["id"]], image_dir, data_cfg, max_pixels)
             except Exception as e:  # one bad image must not end the report
                 log(f"skipped image {img['id']} ({img['file_name']}): {type(e).__name__}: {str(e)[:200]}")
             else:

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from cf_tf import evaluation, images
+from cf_tf.config import DataConfig
 from cf_tf.data import schema
 from cf_tf.data.tfrecords import ConversionError, convert_image
 
@@ -84,4 +85,8 @@ def test_the_pixel_limit_is_checked_from_the_header_before_decoding(tmp_path):
     path.write_bytes(_jpeg())
     with pytest.raises(evaluation.EvaluationError, match="64x40 pixels is more than --max_pixels=1000"):
         evaluation.read_image(str(path), WIDTH, HEIGHT, max_pixels=1000)
+    # the oracle, --perfect_heads and the head report build targets through the converter: the same limit
+    info = {"id": 1, "file_name": "small.jpg", "width": WIDTH, "height": HEIGHT}
+    with pytest.raises(ConversionError, match="64x40 pixels is more than --max_pixels=1000"):
+        evaluation.features_with_targets(info, [], str(tmp_path), DataConfig(), max_pixels=1000)
     assert images.check_pixels(_jpeg(), "small.jpg", HEIGHT * WIDTH) == (HEIGHT, WIDTH)

@@ -30,11 +30,12 @@ def shard_paths(prefix, num_shards):
     return [f"{prefix}-{i:05d}-of-{num_shards:05d}.tfrecord" for i in range(num_shards)]
 
 
-def convert_image(task):
+def convert_image(task, max_pixels=None):
     """(image info, its annotations, image folder) -> (serialized Example, degenerate-mask count).
 
     The image is taken in the frame its annotations describe (cf_tf/images.py): stored pixels, or,
-    for an image annotated as a viewer shows it (its EXIF orientation turns it), those pixels."""
+    for an image annotated as a viewer shows it (its EXIF orientation turns it), those pixels.
+    With max_pixels, a larger image is refused by its header before it is decoded (evaluate)."""
     img, anns, image_dir = task
     path = os.path.join(image_dir, img["file_name"])
     if not os.path.isfile(path):
@@ -43,6 +44,8 @@ def convert_image(task):
         data = f.read()
     height, width = int(img["height"]), int(img["width"])
     try:
+        if max_pixels is not None:
+            images.check_pixels(data, path, max_pixels)
         decoded, orientation = images.decode_in_annotation_frame(data, path, width, height)
     except ValueError as e:
         raise ConversionError(f"{e} (image id {img['id']})") from None

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# One overfit-gate model by hand (tests/test_overfit.py trains all of them at once): the tiny model
+# trains on the gate's 8 synthetic images with the augmentation VARIANT, then COCOeval and the head
+# report score it on those images as they are. For one hypothesis at a time, before and after.
+#   bash experiments/overfit_gate.sh DIR VARIANT [STEPS=1500] [EXTRA TRAIN FLAGS...]
+# VARIANT: none (the no-augmentation gate), shift (tiny.flags' crop shift alone) or all (all of
+# tiny.flags' augmentation). Writes DIR/eval.json, DIR/head_report.txt and, once, DIR/../gate_data
+# (the images, shared by every run beside DIR) and DIR/../gate_oracle.json. Rerun: training resumes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DIR=$1
+VARIANT=$2
+STEPS=${3:-1500}
+shift $(( $# < 3 ? $# : 3 ))
+PY=${PY:-.venv/bin/python}
+DATA=$(dirname "$DIR")/gate_data
+case $VARIANT in
+  none) AUG=(--scale_min=1 --scale_max=1 --max_rotation=0 --flip_prob=0 --max_shift=0) ;;
+  shift) AUG=(--scale_min=1 --scale_max=1 --max_rotation=0 --flip_prob=0) ;;
+  all) AUG=() ;;
+  *) echo "VARIANT must be none, shift or all (got $VARIANT)" >&2; exit 2 ;;
+esac
+if [ ! -f "$DATA/synth-00000-of-00001.tfrecord" ]; then   # tests/conftest.py make_synth(num_images=8, seed=11)
+  $PY -m data_prep.synth --output="$DATA/set" --num_images=8 --seed=11 --size=256
+  $PY -m data_prep.coco_to_tfrecord --annotations="$DATA/set/person_keypoints.json" \
+    --images="$DATA/set/images" --output="$DATA/synth" --num_shards=1
+fi
+SET=(--annotations="$DATA/set/person_keypoints.json" --images="$DATA/set/images")
+if [ ! -f "$(dirname "$DIR")/gate_oracle.json" ]; then
+  $PY -m cf_tf.evaluate --oracle "${SET[@]}" --input_size=257 --output_dir="$DATA/oracle" | tail -1 \
+    > "$(dirname "$DIR")/gate_oracle.json"
+fi
+$PY -m cf_tf.train --flagfile=experiments/tiny.flags --train_records="$DATA/synth-*" --batch_size=4 \
+  --input_size=257 --crop_size=257 --train_steps="$STEPS" --checkpoint_every="$STEPS" \
+  --model_dir="$DIR" "${AUG[@]}" "$@" | tail -1
+$PY -m cf_tf.evaluate --model_dir="$DIR" "${SET[@]}" --output_dir="$DIR/eval" | tail -1 > "$DIR/eval.json"
+$PY -m cf_tf.evaluate --model_dir="$DIR" "${SET[@]}" --output_dir="$DIR/eval" --head_report \
+  | head -n -1 > "$DIR/head_report.txt"
+$PY - "$DIR/eval.json" "$(dirname "$DIR")/gate_oracle.json" <<'EOF'
+import json, sys
+model, oracle = (json.load(open(p)) for p in sys.argv[1:])
+print(" ".join(f"{t} {model[t]['AP']:.3f} ({model[t]['AP'] / oracle[t]['AP']:.2f} of {oracle[t]['AP']:.3f})"
+               for t in ("keypoints", "segm")))
+EOF
