@@ -95,8 +95,8 @@ def serving_runtime():
     """Runtime settings of the inference commands (predict, evaluate, benchmark's serving rows).
 
     On a machine with no GPU, Grappler is turned off for this process: its rewrites do not make this
-    graph faster on CPU, but they take a large share of every function's first call (README,
-    "Serving speed"). It is process-wide, so training never calls this (its step was not measured
+    graph faster on CPU, but they take a large share of every function's first call (docs/RESULTS.md,
+    "Serving speed: the first call"). It is process-wide, so training never calls this (its step was not measured
     without Grappler); with a GPU, whose layout rewrites Grappler does, it stays on.
     """
     if not tf.config.list_physical_devices("GPU"):

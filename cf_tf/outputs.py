@@ -37,7 +37,7 @@ class Output:
 
 def _maskcentroid_weight(t):
     # on the cells at least half covered: asking the head for its edge cells' owners too (soft SFM
-    # weights) made the overfit gate's segm drop (README "Overfit gate")
+    # weights) made the overfit gate's segm drop (docs/RESULTS.md, "Overfit gate")
     return tf.cast(t["sfm"] >= SFM_THRESHOLD, tf.float32) * t["seg_weight"]
 
 

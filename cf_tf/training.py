@@ -58,7 +58,7 @@ class WarmupSchedule(keras.optimizers.schedules.LearningRateSchedule):
 def make_strategy():
     """MultiWorkerMirroredStrategy under TF_CONFIG, MirroredStrategy over 2+ GPUs, else the default
     strategy: on one device a MirroredStrategy or OneDeviceStrategy only adds the cost of
-    distributing every step (README, "Training")."""
+    distributing every step (docs/ARCHITECTURE.md, "The training loop")."""
     if os.environ.get("TF_CONFIG"):
         return tf.distribute.MultiWorkerMirroredStrategy()
     gpus = tf.config.list_logical_devices("GPU")

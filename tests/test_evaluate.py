@@ -31,7 +31,7 @@ def test_oracle_on_coco_sample(tmp_path):
     """Ceiling of representation + decoder on real COCO with crowds (SPEC "Evaluation").
 
     segm is bounded by the seg grid: the ground-truth people, every cell given to its true owner and
-    resampled by the decoder, score 0.89 on these images (many people under 32x32 px); see README.
+    resampled by the decoder, score 0.89 on these images (many people under 32x32 px); see docs/RESULTS.md.
     Masks resampled from cells labelled whole scored 0.666, masks scored by the person's score alone
     0.833, mask-only people clustered with a 5-bin peak window 0.836: the bound keeps them from returning.
     """

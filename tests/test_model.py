@@ -35,7 +35,7 @@ def test_output_shapes_follow_the_strides_for_any_input_size(pose_stride, seg_st
 
 def test_resnet101_parameter_count_is_the_papers_plus_the_wide_offset_convs():
     narrow = build_model(ModelConfig(backbone="resnet101", offset_kernel=1)).count_params()
-    assert abs(narrow - 44.5e6) / 44.5e6 < 0.015, narrow          # README: within 1.5 % of the paper's
+    assert abs(narrow - 44.5e6) / 44.5e6 < 0.015, narrow          # docs/RESULTS.md: within 1.5 % of the paper's
     wide = build_model(ModelConfig(backbone="resnet101")).count_params()
     cfg = ModelConfig()
     extra = (cfg.offset_kernel ** 2 - 1) * cfg.fusion_width * sum(o.channels for o in OUTPUTS if o.wide)
@@ -90,7 +90,7 @@ def test_a_registered_backbone_builds_a_model_by_name():
 
 
 def test_linear_upsampling_continues_a_ramp_and_nearest_repeats_cells():
-    """The fusion's x2 on the cell-centre grid: coarse cell j sits on fine cell 2j (README, "Learning
+    """The fusion's x2 on the cell-centre grid: coarse cell j sits on fine cell 2j (docs/RESULTS.md, "Learning
     under augmentation": a ramp stays a ramp, which blocks of repeated cells are not)."""
     import tensorflow as tf
 

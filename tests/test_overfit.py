@@ -1,4 +1,4 @@
-"""The overfit gates (README "Overfit gate", "Learning under augmentation"): can the demo network fit
+"""The overfit gates (docs/RESULTS.md, "Overfit gate", "Learning under augmentation"): can the demo network fit
 the images it trains on, and can it when they are shifted, scaled, rotated and flipped?
 
 The tiny model of experiments/tiny.flags trains 1500 steps of batch 4 on 8 fixed synthetic images
@@ -46,7 +46,7 @@ SEEDS = (0, 1)
 # with all of its augmentation (scale, rotation, flip, shift), scored on the images as they are. One
 # seed each (all four models train at once): two more seeds would add about 10 minutes of CI. Ratchets
 # like GATE, and one notch below the share reached where that was within one person of the floor; the
-# goals are 0.90 (crop shift) and 0.80 (all augmentation). Measured shares: README, "Learning under
+# goals are 0.90 (crop shift) and 0.80 (all augmentation). Measured shares: docs/RESULTS.md, "Learning under
 # augmentation".
 # All augmentation trains twice as long: at 1500 steps it was still far from fitting (training loss
 # 1.6 against the crop shift's 1.1) and its share was noise (the same code and seed gave segm 0.30 and

@@ -21,7 +21,7 @@ def bottleneck(x, filters, stride=1, name="unit", antialias=False):
     samples input cell 2i exactly and the cell-centre rule of cf_tf/constants.py holds for any size.
     With `antialias` a strided unit first low-passes its input (BlurPool, Zhang 2019) and then runs
     at stride 1: a 1x1 convolution with stride 2 reads one cell in four, so a shift of the image by
-    less than a cell changed what every coarser cell saw (README, "Learning under augmentation").
+    less than a cell changed what every coarser cell saw (docs/RESULTS.md, "Learning under augmentation").
     """
     out_ch = 4 * filters
     if antialias and stride != 1:
@@ -71,7 +71,7 @@ class UpsampleAdd(layers.Layer):
     cells and coarse cell j sits on fine cell 2j, so x2 then a crop lines the two grids up exactly.
     "linear" interpolates the fine cells between coarse ones; "nearest" repeats each coarse cell,
     whose blocks' edges then move against the people when a crop shifts them by a fraction of a
-    cell, while the offset fields the heads write are ramps (README, "Learning under augmentation":
+    cell, while the offset fields the heads write are ramps (docs/RESULTS.md, "Learning under augmentation":
     linear fits the crop-shift gate far better).
     """
 

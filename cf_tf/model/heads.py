@@ -10,7 +10,7 @@ kernel convolved with the keypoint's sub-cell position, and the mid-range field 
 same ramp around q_a plus the constant limb vector q_b - q_a: a conv spanning the disk writes either
 as one linear map of features that only need to say where the keypoint is. Behind a 1x1 conv the
 head's few 3x3 layers must synthesise the ramp themselves, and on the overfit gate they did not
-(README, "What limited learning").
+(docs/RESULTS.md, "What limited learning").
 """
 
 import keras

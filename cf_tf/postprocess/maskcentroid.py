@@ -95,8 +95,8 @@ def claim_radii(centroids, valid, fg, emb, cfg):
     within anchor_snap_radius that are nearest to it, at least cluster_radius.
 
     A trained network's embeddings scatter around a person's anchor by a few pixels; a fixed 8 px
-    radius let the scattered ones form mask-only fragments that split the person's mask (README,
-    "Learning under augmentation"). Exact embeddings (the oracle) have no spread and keep the fixed
+    radius let the scattered ones form mask-only fragments that split the person's mask (docs/DESIGN.md,
+    "Claims by each person's spread"). Exact embeddings (the oracle) have no spread and keep the fixed
     radius, so small people beside big ones still stay apart. The RMS is taken within
     anchor_snap_radius, so it underestimates a network's heavy-tailed scatter (5 px median, 12 px at
     the 90th percentile): hence 5 spreads, not the 3 that would cover a Gaussian's."""
@@ -200,7 +200,7 @@ def instance_masks(instance, sfm_prob, n, step, height, width, cfg):
     Each mask pixel goes to the instance whose soft map, resampled bilinearly, is largest there (only
     the best label of one of the 4 neighbouring cells can be, so only those 4 candidates are scored),
     and is kept where that instance's map, resampled bicubically, is >= sfm_threshold. Bicubic keeps
-    limbs and small people that a cell's coverage blurs below 0.5 (README, "Masks at image
+    limbs and small people that a cell's coverage blurs below 0.5 (docs/RESULTS.md, "Masks at image
     resolution", has the perfect-assignment AP of both).
 
     Maskness (SOLOv2's mask score) is the mean of that resampled map over the mask's pixels (0 for an
