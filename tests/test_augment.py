@@ -139,3 +139,34 @@ def test_max_shift_zero_with_scale_one_and_no_rotation_or_flip_is_no_augmentatio
              for s in range(4)]
     assert max(np.abs(t - views[0][:2, 2]).max() for t in moved) > 1.0
     assert max(np.abs(t - views[0][:2, 2]).max() for t in moved) <= 0.1 * 129 + 1e-3
+
+
+def test_a_crop_that_cuts_the_right_shoulder_off_keeps_it_as_the_maskcentroid_anchor():
+    """MaskCentroid points at the person's own right shoulder even where the crop leaves it out: the
+    anchor of a pixel must not depend on where the crop falls (docs/DESIGN.md, "MaskCentroid anchor")."""
+    size, crop = 120, 64
+    kp = np.zeros((1, 17, 3), np.float32)
+    kp[0, J["right_shoulder"]] = (110.5, 40.5, 2)
+    kp[0, J["left_shoulder"]] = (70.5, 40.5, 2)
+    kp[0, J["nose"]] = (90.5, 20.5, 2)
+    mask = np.zeros((1, size, size), np.uint8)
+    mask[0, 10:110, 60:118] = 1
+    decoded = {"image": tf.zeros([size, size, 3], tf.uint8), "keypoints": tf.constant(kp),
+               "masks": tf.constant(mask), "iscrowd": tf.zeros([1], tf.int32)}
+    cfg = DataConfig(crop_size=crop, input_size=size, scale_min=1.0, scale_max=1.0, max_rotation=0.0,
+                     flip_prob=0.0, max_shift=0.3)
+    s, unit = cfg.geometry.seg_stride, cfg.geometry.mask_scale
+    cut = 0
+    for i in range(12):
+        seed = tf.constant([i, 3], tf.int64)
+        matrix, flipped = augment.random_affine(size, size, crop, cfg, seed)
+        shoulder = (matrix.numpy() @ np.array([110.5, 40.5, 1.0]))[:2]
+        _, t = parser.parse_train(decoded, seed, cfg)
+        cells = np.argwhere(t["sfm"].numpy()[..., 0] >= 0.5)
+        if not len(cells) or np.all((shoulder >= 0) & (shoulder < crop)):
+            continue
+        cut += 1
+        emb = np.stack([cells[:, 1] * s + 0.5, cells[:, 0] * s + 0.5], -1) + \
+            t["maskcentroid"].numpy()[cells[:, 0], cells[:, 1]] * unit
+        np.testing.assert_allclose(emb, np.broadcast_to(shoulder, emb.shape), atol=1e-3)
+    assert cut >= 3  # crops of 64 px shifted by up to 30 % of their side must cut the shoulder off

@@ -80,14 +80,16 @@ def warp(images, matrix, out_height, out_width, interpolation="BILINEAR"):
     return out[0]
 
 
-def transform_keypoints(keypoints, matrix, out_height, out_width, flipped):
-    """Applies `matrix` to [N, 17, 3] keypoints; swaps left/right ids when flipped; v = 0 outside."""
+def transform_keypoints(keypoints, matrix, out_height, out_width, flipped, clip=True):
+    """Applies `matrix` to [N, 17, 3] keypoints; swaps left/right ids when flipped; v = 0 outside
+    the canvas unless `clip` is False."""
     xy1 = tf.concat([keypoints[..., :2], tf.ones_like(keypoints[..., :1])], axis=-1)
     xy = tf.einsum("ij,nkj->nki", matrix, xy1)[..., :2]
     v = keypoints[..., 2]
     inside = ((xy[..., 0] >= 0) & (xy[..., 1] >= 0)
               & (xy[..., 0] < tf.cast(out_width, tf.float32))
               & (xy[..., 1] < tf.cast(out_height, tf.float32)))
-    v = tf.where(inside, v, tf.zeros_like(v))
+    if clip:
+        v = tf.where(inside, v, tf.zeros_like(v))
     out = tf.concat([xy, v[..., None]], axis=-1)
     return tf.cond(flipped, lambda: tf.gather(out, FLIP_PERM, axis=1), lambda: out)

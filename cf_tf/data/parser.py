@@ -28,7 +28,11 @@ def parse_train(decoded, seed, cfg):
     matrix, flipped = augment.random_affine(shape[0], shape[1], cfg.crop_size, cfg, seed)
     image = augment.warp(tf.cast(decoded["image"], tf.float32), matrix, cfg.crop_size, cfg.crop_size)
     keypoints, masks = warp_annotations(decoded, matrix, flipped, cfg.crop_size)
-    targets = build_targets(keypoints, masks, decoded["iscrowd"], cfg.crop_size, cfg.crop_size, cfg)
+    # the MaskCentroid anchor is the person's own, wherever the crop falls (docs/DESIGN.md)
+    whole = augment.transform_keypoints(decoded["keypoints"], matrix, cfg.crop_size, cfg.crop_size, flipped,
+                                        clip=False)
+    targets = build_targets(keypoints, masks, decoded["iscrowd"], cfg.crop_size, cfg.crop_size, cfg,
+                            anchor_keypoints=whole)
     targets.pop("instance")
     return image, targets
 

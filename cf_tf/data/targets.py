@@ -12,7 +12,7 @@ Given keypoints [N, 17, 3] and soft masks [H, W, N] already in crop coordinates:
   cell and the decoder can resample it to image pixels before the 0.5 threshold.
 - MaskCentroid (paper 3.3): on each cell a person covers, (C_k - p) / mask_scale to its owner's
   anchor C_k (right shoulder if labelled, paper Fig. 5; else mean keypoint; else mask mean, paper
-  Eq. 3). A cell that is at least half inside some masks belongs to the smallest of them; a cell less
+  Eq. 3), from the keypoints labelled anywhere, not only inside the crop (docs/DESIGN.md). A cell that is at least half inside some masks belongs to the smallest of them; a cell less
   than half inside any belongs to the one covering most of it.
 - loss weights: crowd regions and people with a mask but no labelled keypoint are ignored by the
   keypoint losses; crowd regions are ignored by the segmentation losses.
@@ -104,7 +104,7 @@ def keypoint_ignore_weight(keypoints, masks, crowd, stride):
     return 1.0 - tf.cast(ignore_kp, tf.float32)[..., None]
 
 
-def seg_targets(keypoints, masks, crowd, height, width, geometry):
+def seg_targets(keypoints, masks, crowd, height, width, geometry, anchor_keypoints):
     """SFM, MaskCentroid, seg_weight and the seg cells' owner `instance` on the seg grid."""
     stride = geometry.seg_stride
     S = grid_centres(height, width, stride)                               # [Hs, Ws, 2]
@@ -119,7 +119,7 @@ def seg_targets(keypoints, masks, crowd, height, width, geometry):
     covered = tf.reduce_max(cover, axis=-1) > 0
     union = tf.reduce_max(masks * person, axis=-1, keepdims=True)        # [H, W, 1]
     crowd_seg = tf.reduce_max(m_seg * tf.cast(crowd, tf.float32), axis=-1) >= 0.5
-    C = anchors(keypoints, tf.cast(member, tf.float32), S, geometry.anchor_rule)   # [N, 2]
+    C = anchors(anchor_keypoints, tf.cast(member, tf.float32), S, geometry.anchor_rule)   # [N, 2]
     maskcentroid = (tf.gather(C, owner) - S) / geometry.mask_scale * tf.cast(covered, tf.float32)[..., None]
     return {"sfm": sample_masks(union, stride),                          # [Hs, Ws, 1] coverage
             "maskcentroid": maskcentroid,
@@ -127,22 +127,26 @@ def seg_targets(keypoints, masks, crowd, height, width, geometry):
             "instance": tf.where(covered, owner, -1)}
 
 
-def build_targets(keypoints, masks, iscrowd, height, width, cfg):
+def build_targets(keypoints, masks, iscrowd, height, width, cfg, anchor_keypoints=None):
     """All targets for one example.
 
-    keypoints: float32 [N, 17, 3] in crop pixels; masks: float32 [H, W, N] in [0, 1];
-    iscrowd: int32 [N]; height, width: crop size; cfg: cf_tf.config.DataConfig.
+    keypoints: float32 [N, 17, 3] in crop pixels, v = 0 outside the crop; masks: float32 [H, W, N]
+    in [0, 1]; iscrowd: int32 [N]; height, width: crop size; cfg: cf_tf.config.DataConfig;
+    anchor_keypoints: the same keypoints with v as annotated, outside the crop too, for the
+    MaskCentroid anchor (default: `keypoints`).
     Returns a dict keyed by the output table's names and WEIGHT_KEYS (cf_tf/outputs.py; channels
     last) and `instance` int32 [Hs, Ws] (index of the person owning each seg cell that any non-crowd
     mask touches, -1 for none) for the oracle and tests.
     """
     # A zero person keeps every reduction over people well defined on images with nobody.
     keypoints = tf.concat([keypoints, tf.zeros([1, NUM_KEYPOINTS, 3])], axis=0)
+    anchor_keypoints = keypoints if anchor_keypoints is None else \
+        tf.concat([anchor_keypoints, tf.zeros([1, NUM_KEYPOINTS, 3])], axis=0)
     masks = tf.concat([masks, tf.zeros(tf.concat([tf.shape(masks)[:2], [1]], 0))], axis=-1)
     crowd = tf.concat([iscrowd, [0]], axis=0) > 0
     valid = (keypoints[..., 2] > 0) & ~crowd[:, None]                     # [N, 17]
     geometry = cfg.geometry
     targets = pose_targets(keypoints, valid, height, width, geometry)
     targets["kp_weight"] = keypoint_ignore_weight(keypoints, masks, crowd, geometry.pose_stride)
-    targets.update(seg_targets(keypoints, masks, crowd, height, width, geometry))
+    targets.update(seg_targets(keypoints, masks, crowd, height, width, geometry, anchor_keypoints))
     return targets
