@@ -53,7 +53,8 @@ SEEDS = (0, 1)
 # 0.23 in two runs); 3000 steps reached 0.70 / 0.66 and 0.74 / 0.66. Its floors sit 0.15 below that
 # for the same run-to-run spread. The crop shift's seed-0 runs reached 0.87 to 0.95 (keypoints) and
 # 0.66 to 0.73 (segm) on two machines: its floors are the lowest of them rounded down, not the best,
-# which the same code and seed miss by up to 0.08. Cost: about 5 more minutes of CI (estimated: one more 1500-step model).
+# which the same code and seed miss by up to 0.08. Cost: about 5 more minutes of CI (estimated: one
+# more 1500-step model).
 AUGMENTED = {
     "crop shift": ["--scale_min=1", "--scale_max=1", "--max_rotation=0", "--flip_prob=0"],
     "all augmentation": [],
