@@ -80,16 +80,20 @@ def warp(images, matrix, out_height, out_width, interpolation="BILINEAR"):
     return out[0]
 
 
+def clip_keypoints(keypoints, out_height, out_width):
+    """[N, 17, 3] keypoints with v = 0 where they lie outside an out_height x out_width canvas."""
+    xy, v = keypoints[..., :2], keypoints[..., 2]
+    inside = ((xy[..., 0] >= 0) & (xy[..., 1] >= 0)
+              & (xy[..., 0] < tf.cast(out_width, tf.float32))
+              & (xy[..., 1] < tf.cast(out_height, tf.float32)))
+    return tf.concat([xy, tf.where(inside, v, tf.zeros_like(v))[..., None]], axis=-1)
+
+
 def transform_keypoints(keypoints, matrix, out_height, out_width, flipped, clip=True):
     """Applies `matrix` to [N, 17, 3] keypoints; swaps left/right ids when flipped; v = 0 outside
     the canvas unless `clip` is False."""
     xy1 = tf.concat([keypoints[..., :2], tf.ones_like(keypoints[..., :1])], axis=-1)
     xy = tf.einsum("ij,nkj->nki", matrix, xy1)[..., :2]
-    v = keypoints[..., 2]
-    inside = ((xy[..., 0] >= 0) & (xy[..., 1] >= 0)
-              & (xy[..., 0] < tf.cast(out_width, tf.float32))
-              & (xy[..., 1] < tf.cast(out_height, tf.float32)))
-    if clip:
-        v = tf.where(inside, v, tf.zeros_like(v))
-    out = tf.concat([xy, v[..., None]], axis=-1)
-    return tf.cond(flipped, lambda: tf.gather(out, FLIP_PERM, axis=1), lambda: out)
+    out = tf.concat([xy, keypoints[..., 2:3]], axis=-1)
+    out = tf.cond(flipped, lambda: tf.gather(out, FLIP_PERM, axis=1), lambda: out)
+    return clip_keypoints(out, out_height, out_width) if clip else out

@@ -12,13 +12,14 @@ from cf_tf.data import augment
 from cf_tf.data.targets import build_targets
 
 
-def warp_annotations(decoded, matrix, flipped, size):
-    """(keypoints [N, 17, 3], soft masks [size, size, N]) of a decoded example under `matrix`."""
+def warp_annotations(decoded, matrix, flipped, size, clip=True):
+    """(keypoints [N, 17, 3], soft masks [size, size, N]) of a decoded example under `matrix`;
+    keypoints outside the canvas get v = 0 unless `clip` is False."""
     masks = tf.transpose(tf.cast(decoded["masks"], tf.float32), [1, 2, 0])   # [H, W, N]
     # The warp op needs at least one channel; a zero person keeps images with nobody working.
     masks = tf.concat([masks, tf.zeros(tf.concat([tf.shape(masks)[:2], [1]], 0))], axis=-1)
     masks = augment.warp(masks, matrix, size, size)[..., :-1]
-    keypoints = augment.transform_keypoints(decoded["keypoints"], matrix, size, size, flipped)
+    keypoints = augment.transform_keypoints(decoded["keypoints"], matrix, size, size, flipped, clip)
     return keypoints, masks
 
 
@@ -27,10 +28,9 @@ def parse_train(decoded, seed, cfg):
     shape = tf.shape(decoded["image"])
     matrix, flipped = augment.random_affine(shape[0], shape[1], cfg.crop_size, cfg, seed)
     image = augment.warp(tf.cast(decoded["image"], tf.float32), matrix, cfg.crop_size, cfg.crop_size)
-    keypoints, masks = warp_annotations(decoded, matrix, flipped, cfg.crop_size)
+    whole, masks = warp_annotations(decoded, matrix, flipped, cfg.crop_size, clip=False)
+    keypoints = augment.clip_keypoints(whole, cfg.crop_size, cfg.crop_size)
     # the MaskCentroid anchor is the person's own, wherever the crop falls (docs/DESIGN.md)
-    whole = augment.transform_keypoints(decoded["keypoints"], matrix, cfg.crop_size, cfg.crop_size, flipped,
-                                        clip=False)
     targets = build_targets(keypoints, masks, decoded["iscrowd"], cfg.crop_size, cfg.crop_size, cfg,
                             anchor_keypoints=whole)
     targets.pop("instance")

@@ -12,8 +12,9 @@ Given keypoints [N, 17, 3] and soft masks [H, W, N] already in crop coordinates:
   cell and the decoder can resample it to image pixels before the 0.5 threshold.
 - MaskCentroid (paper 3.3): on each cell a person covers, (C_k - p) / mask_scale to its owner's
   anchor C_k (right shoulder if labelled, paper Fig. 5; else mean keypoint; else mask mean, paper
-  Eq. 3), from the keypoints labelled anywhere, not only inside the crop (docs/DESIGN.md). A cell that is at least half inside some masks belongs to the smallest of them; a cell less
-  than half inside any belongs to the one covering most of it.
+  Eq. 3), from the keypoints labelled anywhere, not only inside the crop (docs/DESIGN.md). A cell
+  that is at least half inside some masks belongs to the smallest of them; a cell less than half
+  inside any belongs to the one covering most of it.
 - loss weights: crowd regions and people with a mask but no labelled keypoint are ignored by the
   keypoint losses; crowd regions are ignored by the segmentation losses.
 
