@@ -283,13 +283,16 @@ def _losses_of_steps(batch, n, **train_flags):
 
 def test_the_gpu_paths_xla_and_mixed_precision_train_like_float32(batch):
     """--jit_compile and --mixed_precision, the GPU paths, on this CPU. XLA only fuses and reorders
-    float32 ops: the first loss (the same forward pass) agrees to 1e-5 relative; the next two to 1e-2,
-    since Adam divides each gradient by its own RMS, so a reordered sum's last-bit difference in a
-    near-zero gradient becomes a step-sized one (measured: 1.04e-3 at step 3 on CI's machine). A
-    wrong XLA gradient would miss by the step's whole loss drop, over 20 %. Under mixed_float16 activations keep about 3 decimal
-    digits (float16's 11-bit significand): the first loss agrees to 1 %. Dynamic loss scaling starts
-    at 2^15 and skips each step whose float16 gradients overflow, halving the scale (the first few
-    steps here: the loss stays put); then it trains."""
+    float32 ops: the first loss (the same forward pass) agrees to 1e-5 relative. After it the two
+    trajectories part: Adam's first steps move each weight by about the learning rate whatever its
+    gradient's size, so a reordered sum's last-bit difference in a near-zero gradient can flip a
+    step-sized move (CI measured 1.04e-3 relative at step 3 once, 1.16e-2 another time). What a wrong
+    XLA gradient would change is the loss drop itself, so the losses are compared to it: each within
+    20 % of the reference's drop over the 3 steps (CI's worst: 0.087 of about 2.6, 3 %); a gradient
+    of the wrong sign or size would miss by about the whole drop. Under mixed_float16 activations
+    keep about 3 decimal digits (float16's 11-bit significand): the first loss agrees to 1 %. Dynamic
+    loss scaling starts at 2^15 and skips each step whose float16 gradients overflow, halving the
+    scale (the first few steps here: the loss stays put); then it trains."""
     _, _, reference = _losses_of_steps(batch, 3)
     _, _, xla = _losses_of_steps(batch, 3, jit_compile=True)
     model, optimizer, mixed = _losses_of_steps(batch, 12, mixed_precision=True)
@@ -299,7 +302,8 @@ def test_the_gpu_paths_xla_and_mixed_precision_train_like_float32(batch):
     assert all(v.dtype == tf.float32 for v in model(batch[0][:1]).values())
     assert all(np.isfinite(reference + xla + mixed)) and reference[-1] < reference[0]
     np.testing.assert_allclose(xla[0], reference[0], rtol=1e-5)
-    np.testing.assert_allclose(xla[1:], reference[1:], rtol=1e-2)
+    drop = reference[0] - reference[-1]
+    assert np.max(np.abs(np.subtract(xla, reference))) <= 0.2 * drop, (xla, reference)
     np.testing.assert_allclose(mixed[0], reference[0], rtol=0.01)
     assert float(optimizer.dynamic_scale) < 2.0 ** 15 and min(mixed) < 0.9 * mixed[0], mixed
 
