@@ -76,6 +76,7 @@ class ModelConfig:
     offset_kernel: int = 9            # KeyCentroid / mid-range output conv side, pose cells (9 spans R = 32 at stride 8)
     upsampling: str = "linear"        # fusion's top-down x2: linear | nearest (training folders from before: nearest)
     antialias: bool = False           # resnet_tiny's strided units low-pass first (blocks.bottleneck)
+    antialias_stem: bool = False      # resnet_tiny's stem max-pool too (backbones; folders from before: off)
 
     def __post_init__(self):
         if self.upsampling not in UPSAMPLING:
@@ -89,7 +90,8 @@ class ModelConfig:
 
 # The demo's small network (experiments/tiny.flags sets the same; a test checks they agree), which the
 # benchmark times as resnet_tiny.
-DEMO_MODEL = ModelConfig(backbone="resnet_tiny", fusion_width=64, head_units=1, antialias=True)
+DEMO_MODEL = ModelConfig(backbone="resnet_tiny", fusion_width=64, head_units=1, antialias=True,
+                         antialias_stem=True)
 
 
 @dataclasses.dataclass(frozen=True)

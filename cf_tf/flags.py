@@ -57,6 +57,8 @@ MODEL = (
        "nearest (repeat each cell, FPN's).", enum_values=UPSAMPLING),
     flag("bool", "antialias", _M.antialias, "resnet_tiny: each strided unit low-passes its input before "
        "subsampling (BlurPool), so a shift by less than a cell changes little."),
+    flag("bool", "antialias_stem", _M.antialias_stem, "resnet_tiny: the stem's 3x3 max-pool runs at stride 1 and "
+       "BlurPool subsamples its output (Zhang 2019's MaxBlurPool)."),
     flag("integer", "offset_kernel", _M.offset_kernel, "Side of the KeyCentroid and mid-range output convolutions, "
        "in pose-stride cells (odd; 2 * R / pose_stride + 1 spans the keypoint disk; 1 = a 1x1 conv)."),
 )
@@ -173,7 +175,8 @@ def model_config(geometry_cfg):
     f = FLAGS
     return _config(ModelConfig, backbone=f.backbone, backbone_weights=f.backbone_weights, geometry=geometry_cfg,
                    fusion_width=f.fusion_width, head_units=f.head_units, offset_kernel=f.offset_kernel,
-                   upsampling=f.upsampling, antialias=f.antialias)
+                   upsampling=f.upsampling, antialias=f.antialias,
+                   antialias_stem=f.antialias_stem)
 
 
 def loss_weights():

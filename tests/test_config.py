@@ -1,10 +1,12 @@
 """The run config: one geometry for data and model, saved once; folders from before still load."""
 
 import json
+import os
 
 import pytest
 
 from cf_tf.config import DataConfig, Geometry, ModelConfig, load_run_config, save_run_config
+from conftest import REPO
 
 
 def test_run_config_round_trips_with_one_shared_geometry(tmp_path):
@@ -31,3 +33,9 @@ def test_a_folder_written_before_the_geometry_section_loads(tmp_path):
     assert data.geometry == Geometry(mask_scale=48.0, anchor_rule="mask_mean")
     assert (model.fusion_width, data.input_size) == (64, 257)
     assert model.upsampling == "nearest", "folders from before the choice were trained with nearest upsampling"
+
+
+def test_a_folder_from_before_the_anti_aliased_stem_loads_without_it():
+    """models/synthetic_tiny was trained with a plain stem max-pool; its run config has no antialias_stem."""
+    model, _ = load_run_config(os.path.join(REPO, "models", "synthetic_tiny"))
+    assert model.antialias and not model.antialias_stem

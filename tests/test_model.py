@@ -75,7 +75,7 @@ def test_a_registered_backbone_builds_a_model_by_name():
     from keras import layers
 
     @backbones.register_backbone("test_plain_convs")
-    def plain(image, weights, antialias):
+    def plain(image, weights, antialias, antialias_stem):
         features, x = [], image
         for k, stride in enumerate((4, 2, 2, 2)):
             x = layers.Conv2D(8, 3, strides=stride, padding="same", name=f"plain_c{k + 2}")(x)
@@ -124,3 +124,27 @@ def test_blur_pool_keeps_the_cell_centre_rule_and_a_shift_by_a_pixel_changes_lit
     assert np.abs(blurred[0] - blurred[1]).max() < 0.01 < np.abs(plain[0] - plain[1]).max()
     with pytest.raises(backbones.BackboneError, match="resnet_tiny"):
         build_model(ModelConfig(backbone="resnet50", antialias=True))
+
+
+def test_the_anti_aliased_stem_pool_keeps_what_a_one_pixel_shift_moves():
+    """resnet_tiny's stem max-pool with antialias_stem: the max at stride 1, then BlurPool. Output cell
+    i stays centred on input cell 2i, and one bright pixel keeps its total response wherever it falls,
+    while a plain 3x3 max at stride 2 answers it with 2 x 2 cells or with 1 as it moves by a pixel."""
+    import tensorflow as tf
+    from keras import layers
+
+    model = build_model(ModelConfig(backbone="resnet_tiny", fusion_width=16, head_units=0, antialias_stem=True))
+    assert model.get_layer("tiny_pool").strides == (1, 1) and model.get_layer("tiny_pool_blur") is not None
+
+    def pools(row):
+        x = np.zeros((1, 16, 16, 1), np.float32)
+        x[0, row, row] = 1.0
+        padded = layers.ZeroPadding2D(1)(tf.constant(x))
+        plain = layers.MaxPooling2D(3, strides=2)(padded)[0, ..., 0].numpy()
+        blurred = model.get_layer("tiny_pool_blur")(layers.MaxPooling2D(3, strides=1)(padded))[0, ..., 0].numpy()
+        return plain, blurred
+
+    (plain_odd, blur_odd), (plain_even, blur_even) = pools(7), pools(8)
+    assert plain_odd.sum() == 4 and plain_even.sum() == 1
+    np.testing.assert_allclose(blur_odd.sum(), blur_even.sum(), rtol=0.02)
+    assert np.unravel_index(blur_even.argmax(), blur_even.shape) == (4, 4)

@@ -2,7 +2,8 @@
 
 resnet50 / resnet101 / resnet152 come from keras.applications (the paper uses ResNet); resnet_tiny
 is a small network of the same bottleneck units for CPU tests and the demo. Adding a backbone is one
-function registered with `register_backbone`: (preprocessed image, weights, antialias) -> [C2, C3, C4, C5].
+function registered with `register_backbone`: (preprocessed image, weights, antialias, antialias_stem) ->
+[C2, C3, C4, C5].
 """
 
 import dataclasses
@@ -13,12 +14,13 @@ from typing import Callable
 import keras
 from keras import layers
 
-from cf_tf.model.blocks import CaffePreprocess, batch_norm, bottleneck
+from cf_tf.model.blocks import BlurPool, CaffePreprocess, batch_norm, bottleneck
 
 
 @dataclasses.dataclass(frozen=True)
 class Backbone:
-    features: Callable        # (preprocessed image, weights: None | "imagenet" | path, antialias) -> [C2, C3, C4, C5]
+    features: Callable        # (preprocessed image, weights: None | "imagenet" | path, antialias, antialias_stem)
+                              # -> [C2, C3, C4, C5]
     preprocess: Callable      # () -> the layer turning RGB 0..255 into what `features` expects
 
 
@@ -60,9 +62,10 @@ def _stage_outputs(model):
     return [last[f"conv{k}"] for k in (2, 3, 4, 5)]
 
 
-def _keras_resnet(name, application, image, weights, antialias=False):
-    if antialias:
-        raise BackboneError(f"{name} is keras.applications' network, as published: --antialias is resnet_tiny's")
+def _keras_resnet(name, application, image, weights, antialias=False, antialias_stem=False):
+    if antialias or antialias_stem:
+        raise BackboneError(f"{name} is keras.applications' network, as published: --antialias and "
+                            f"--antialias_stem are resnet_tiny's")
     if weights == "imagenet":
         try:
             base = application(include_top=False, weights="imagenet", input_tensor=image)
@@ -86,7 +89,12 @@ for _name, _application in (("resnet50", keras.applications.ResNet50), ("resnet1
 
 
 @register_backbone("resnet_tiny")
-def _tiny(image, weights, antialias=False):
+def _tiny(image, weights, antialias=False, antialias_stem=False):
+    """resnet_tiny. With `antialias_stem` the stem's max-pool takes the max at stride 1 and BlurPool
+    subsamples it (MaxBlurPool, Zhang 2019): a 3x3 max at stride 2 keeps or drops a fine detail by
+    which of its windows it falls in, so a one-pixel shift changed every stride-4 feature built on it
+    (docs/RESULTS.md, "Learning under augmentation"). The 7x7 stem convolution stays strided: its
+    learned kernel spans 7 pixels, and at stride 1 it would cost 4 times as much."""
     if weights is not None:
         raise BackboneError("resnet_tiny has no pretrained weights: use --backbone_weights=none")
     x = layers.ZeroPadding2D(3, name="tiny_stem_pad")(image)
@@ -94,7 +102,10 @@ def _tiny(image, weights, antialias=False):
     x = batch_norm("tiny_stem_bn")(x)
     x = layers.ReLU(name="tiny_stem_relu")(x)
     x = layers.ZeroPadding2D(1, name="tiny_pool_pad")(x)
-    x = layers.MaxPooling2D(3, strides=2, name="tiny_pool")(x)
+    if antialias_stem:
+        x = BlurPool(name="tiny_pool_blur")(layers.MaxPooling2D(3, strides=1, name="tiny_pool")(x))
+    else:
+        x = layers.MaxPooling2D(3, strides=2, name="tiny_pool")(x)
     features = []
     for stage, (filters, units) in enumerate(_TINY_STAGES, start=2):
         for u in range(units):

@@ -17,7 +17,7 @@ def build_model(cfg, input_shape=(None, None, 3)):
     backbone = backbones.get(cfg.backbone)
     x = backbone.preprocess(name="preprocess")(images)
     weights = None if cfg.backbone_weights in ("none", "", None) else cfg.backbone_weights
-    features = backbone.features(x, weights, cfg.antialias)
+    features = backbone.features(x, weights, cfg.antialias, cfg.antialias_stem)
     fused = fusion.fuse(features, cfg.fusion_width, cfg.upsampling)
     outputs = dict(heads.pose_head(fused[cfg.geometry.stride("pose")], cfg.head_units, cfg.offset_kernel))
     outputs.update(heads.seg_head(fused[cfg.geometry.stride("seg")], cfg.head_units))
