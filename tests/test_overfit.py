@@ -55,10 +55,10 @@ SEEDS = (0, 1)
 # 0.66 to 0.73 (segm) on two machines: its floors are the lowest of them rounded down, not the best,
 # which the same code and seed miss by up to 0.08. Cost: about 5 more minutes of CI (estimated: one
 # more 1500-step model). With the stem's max-pool anti-aliased too (--antialias_stem) the crop shift reached
-# 0.94 / 0.70 and 0.92 / 0.70 (seeds 0 / 1) and all augmentation 0.81 / 0.64 beside other jobs on the
-# second machine, where the network before reached 0.87 / 0.72, 0.83 / 0.75 and 0.69 / 0.50. Floors
-# unchanged: the crop shift's lowest shares are within one person of the next notch, and all
-# augmentation was one run of a gate whose runs of the same code and seed spread by 0.16 (segm 0.66, 0.50).
+# 0.94 / 0.70 and 0.92 / 0.70 (seeds 0 / 1) and all augmentation 0.81 / 0.64 on the second machine (this
+# test there: the same figures), where the network before reached 0.87 / 0.72, 0.83 / 0.75 and 0.69 / 0.50.
+# Floors unchanged: the crop shift's shares are within one person of the next notch, and all
+# augmentation is one seed on one machine, where another machine's trajectory differs by up to 0.08.
 AUGMENTED = {
     "crop shift": ["--scale_min=1", "--scale_max=1", "--max_rotation=0", "--flip_prob=0"],
     "all augmentation": [],
