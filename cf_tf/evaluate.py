@@ -5,6 +5,7 @@ r"""COCO evaluation of keypoints and masks (pycocotools COCOeval), for a model o
   python -m cf_tf.evaluate --oracle --perfect_assignment --annotations=A.json --images=DIR
   python -m cf_tf.evaluate --model_dir=D --perfect_heads=keycentroid,mid_offsets --annotations=A.json --images=DIR
   python -m cf_tf.evaluate --model_dir=D --head_report --annotations=A.json --images=DIR
+  python -m cf_tf.evaluate --model_dir=D --segm_errors --annotations=A.json --images=DIR
 
 Writes keypoints_results.json and segm_results.json (COCO results format, RLE masks, real scores)
 to --output_dir, prints the standard COCOeval tables and ends with one JSON line:
@@ -16,7 +17,9 @@ ceiling of representation + decoder. --perfect_assignment outputs the ground-tru
 every seg cell with its true owner, through the decoder's mask resampling: the ceiling of segm set by
 the seg grid alone. --perfect_heads does the same for some outputs of a trained
 model only: how much each head costs it. --head_report scores each raw output against its target
-(cf_tf/head_report.py) and writes head_report.json instead of decoding. An image that cannot be
+(cf_tf/head_report.py) and writes head_report.json instead of decoding. --segm_errors adds to the
+summary where the masks lose: each person's area split into background drawn in, a neighbour drawn
+in, in no mask and in another's mask (cf_tf/segm_errors.py). An image that cannot be
 read is reported and skipped.
 """
 
@@ -45,6 +48,8 @@ EVALUATE = cf_flags.MODEL_DIR + cf_flags.SAVED_MODEL + cf_flags.OUTPUT_DIR + cf_
          f"perfect ones from the ground truth, to see which head limits the model. Default: none."),
     flag("bool", "head_report", False, "With --model_dir: score each raw output against its target (heat-map AUC, "
          "offset L1 next to predicting 0) instead of decoding; writes head_report.json."),
+    flag("bool", "segm_errors", False, "Also split each person's area by what its best mask got wrong (background "
+         "or a neighbour drawn in, left in no mask or in another's), as shares of the people's area."),
     flag("integer", "max_images", 0, "Only the first N images (0 = all)."),
 )
 
@@ -62,6 +67,8 @@ def _check_flags():
         sys.exit("error: --head_report needs --model_dir (it reads the model's raw outputs)")
     if FLAGS.head_report and FLAGS.perfect_heads:
         sys.exit("error: --head_report scores the model's own outputs: leave out --perfect_heads")
+    if FLAGS.head_report and FLAGS.segm_errors:
+        sys.exit("error: --head_report does not decode masks: --segm_errors needs a decoding run")
     if FLAGS.perfect_assignment and not FLAGS.oracle:
         sys.exit("error: --perfect_assignment needs --oracle (it outputs the ground-truth people)")
     if FLAGS.perfect_heads and not FLAGS.model_dir:
@@ -130,7 +137,8 @@ def main(argv):
         if run is None:
             return
         try:
-            summary = evaluate(FLAGS.annotations, FLAGS.images, run, output_dir, FLAGS.max_images)
+            summary = evaluate(FLAGS.annotations, FLAGS.images, run, output_dir, FLAGS.max_images,
+                               segm_errors=FLAGS.segm_errors)
         except (EvaluationError, WriteError) as e:
             sys.exit(f"error: {e}")
     print(f"results: {output_dir}/keypoints_results.json, {output_dir}/segm_results.json")

@@ -11,7 +11,7 @@ import tensorflow as tf
 from pycocotools.coco import COCO
 
 from cf_tf import coco as cf_coco
-from cf_tf import head_report, images
+from cf_tf import head_report, images, segm_errors as cf_segm_errors
 from cf_tf.constants import MAX_PIXELS
 from cf_tf.data import annotations as coco_ann
 from cf_tf.data import parser, schema
@@ -104,8 +104,10 @@ def _load(annotations, max_images):
     return data, cat_id, coco_ann.person_annotations_by_image(data, cat_id), images
 
 
-def evaluate(annotations, image_dir, run, output_dir, max_images=0, log=print):
-    """Runs `run` over every image, writes the results JSONs, returns the summary dict."""
+def evaluate(annotations, image_dir, run, output_dir, max_images=0, log=print, segm_errors=False):
+    """Runs `run` over every image, writes the results JSONs, returns the summary dict; with
+    `segm_errors` the summary also splits the people's area by what their masks got wrong
+    (cf_tf/segm_errors.py)."""
     data, cat_id, by_image, images = _load(annotations, max_images)
     kp_results, segm_results, done = [], [], []
     bar = Progress(len(images), "evaluate", unit="img")
@@ -146,6 +148,9 @@ def evaluate(annotations, image_dir, run, output_dir, max_images=0, log=print):
         stats, table = cf_coco.evaluate(gt, results, iou_type, done)
         log(f"--- {iou_type} ({len(results)} results)\n{table}")
         summary[iou_type] = {k: None if v is None else round(v, 4) for k, v in stats.items()}
+    if segm_errors:
+        summary["segm_errors"] = cf_segm_errors.segm_errors(gt, segm_results, done)
+        log(cf_segm_errors.format_errors(summary["segm_errors"]))
     summary["images"] = len(done)
     return summary
 

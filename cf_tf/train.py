@@ -2,7 +2,8 @@ r"""Train a model (cf_tf/training.py).
 
   python -m cf_tf.train --flagfile=experiments/r101.flags [--model_dir=D] [--train_records=GLOB] [--train_steps=N]
 
-Ends with one JSON line: step, first and last loss, steps/s, the last checkpoint.
+Ends with one JSON line: step, first and last loss, each loss term's mean over the last
+training.RECENT_STEPS steps (recent_losses, over recent_steps of them), steps/s, the last checkpoint.
 """
 
 import json
@@ -27,7 +28,7 @@ def main(argv):
             result = train(f.model_dir, f.train_records, data_cfg, model_cfg, train_cfg, weights)
     except (ValueError, TrainingError) as e:
         sys.exit(f"error: {e}")
-    print(json.dumps({k: v for k, v in result.items() if k != "terms"}))
+    print(json.dumps(result))
 
 
 if __name__ == "__main__":

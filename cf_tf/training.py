@@ -8,6 +8,7 @@ learning rate, images of predicted vs target maps. A NaN/Inf loss stops training
 good checkpoint.
 """
 
+import collections
 import dataclasses
 import math
 import glob
@@ -31,6 +32,11 @@ from cf_tf.model import backbones
 from cf_tf.model.centerfocus import build_model
 from cf_tf.outputs import OUTPUTS
 from cf_tf.progress import Progress
+
+
+# The run's summary reports each loss term's mean over its last this many steps: one step's loss at a
+# small batch is too noisy to compare two runs by.
+RECENT_STEPS = 250
 
 
 class TrainingError(RuntimeError):
@@ -323,7 +329,7 @@ def _loop(run, model_dir, train_cfg, weights, strategy):
     step_fn = make_train_step(model, optimizer, strategy, weights, train_cfg.jit_compile)
     lr = optimizer.learning_rate if not train_cfg.mixed_precision else optimizer.inner_optimizer.learning_rate
     first_total = last_total = None
-    last_terms = {}
+    recent = collections.deque(maxlen=RECENT_STEPS)   # ({term: loss}, total) of the last steps
     bar = Progress(max(train_cfg.train_steps - start, 0), "train", unit="step")
     step = saved_step = start
     t0 = time.perf_counter()
@@ -342,6 +348,7 @@ def _loop(run, model_dir, train_cfg, weights, strategy):
                 step += 1
                 first_total = total_v if first_total is None else first_total
                 last_total, last_terms = total_v, {k: float(v) for k, v in terms.items()}
+                recent.append({**last_terms, "total": total_v})
                 ips = (step - start) * train_cfg.batch_size / (time.perf_counter() - t0)
                 bar.update(loss=total_v, img_per_s=ips)
                 if step % train_cfg.summary_every == 0 or step == train_cfg.train_steps:
@@ -373,7 +380,9 @@ def _loop(run, model_dir, train_cfg, weights, strategy):
     if step != saved_step:
         save_checkpoint(manager, model, step)
     elapsed = time.perf_counter() - t0
-    result = {"step": step, "first_loss": first_total, "last_loss": last_total, "terms": last_terms,
+    result = {"step": step, "first_loss": first_total, "last_loss": last_total,
+              "recent_losses": {k: sum(r[k] for r in recent) / len(recent) for k in recent[0]} if recent else {},
+              "recent_steps": len(recent),
               "steps_per_s": (step - start) / elapsed if step > start else 0.0,
               "checkpoint": manager.latest_checkpoint}
     return result

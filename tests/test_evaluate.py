@@ -9,9 +9,10 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 
-from cf_tf import evaluation, head_report
+from cf_tf import evaluation, head_report, segm_errors
 from cf_tf.config import DataConfig, DecodeConfig, ModelConfig
 from cf_tf.inference import Predictor
 from cf_tf.model.centerfocus import build_model
@@ -198,13 +199,47 @@ def test_head_report_scores_each_output_against_its_target():
     assert "keycentroid_near" in table and "0.500" in table
 
 
-@pytest.mark.parametrize("source, message", [
-    ("--oracle", "--head_report needs --model_dir"),
-    ("--model_dir=/nonexistent", "leave out --perfect_heads"),
+def _rle(mask):
+    rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
+    return {"size": rle["size"], "counts": rle["counts"].decode()}
+
+
+def test_segm_errors_split_each_persons_area_by_what_its_mask_got_wrong():
+    """Two people side by side (A: columns 0-9, B: 10-19, rows 0-9) and a crowd; mask 1 is A plus
+    B's column 10, two background rows and the crowd, mask 2 B's columns 14-19."""
+    def box(rows, cols):
+        m = np.zeros((20, 20), bool)
+        m[rows[0]:rows[1], cols[0]:cols[1]] = True
+        return m
+    a, b, crowd = box((0, 10), (0, 10)), box((0, 10), (10, 20)), box((15, 20), (0, 5))
+    gt = COCO()
+    gt.dataset = {"images": [{"id": 1, "width": 20, "height": 20}], "categories": [{"id": 1, "name": "person"}],
+                  "annotations": [{"id": i + 1, "image_id": 1, "category_id": 1, "iscrowd": int(i == 2),
+                                   "area": float(m.sum()), "segmentation": _rle(m)}
+                                  for i, m in enumerate((a, b, crowd))]}
+    gt.createIndex()
+    mask1 = a | box((0, 10), (10, 11)) | box((10, 12), (0, 10)) | crowd
+    results = [{"image_id": 1, "category_id": 1, "score": 0.9, "segmentation": _rle(m)}
+               for m in (mask1, box((0, 10), (14, 20)))]
+    errors = segm_errors.segm_errors(gt, results, [1])
+    # of the 200 px of A and B: 20 background rows, B's 10 px column in A's mask, B's 30 px between the masks
+    assert errors["people"] == 2
+    assert errors["background_drawn_in"] == pytest.approx(0.10)
+    assert errors["neighbour_drawn_in"] == pytest.approx(0.05)
+    assert errors["in_no_mask"] == pytest.approx(0.15)
+    assert errors["in_another_mask"] == pytest.approx(0.05)
+    assert errors["median_iou"] == pytest.approx((100 / 155 + 60 / 100) / 2)
+    # nothing predicted: every person's area is in no mask
+    assert segm_errors.segm_errors(gt, [], [1])["in_no_mask"] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("source, extra, message", [
+    ("--oracle", [], "--head_report needs --model_dir"),
+    ("--model_dir=/nonexistent", ["--perfect_heads=sfm"], "leave out --perfect_heads"),
+    ("--model_dir=/nonexistent", ["--segm_errors"], "--segm_errors needs a decoding run"),
 ])
-def test_head_report_bad_flags_are_clear_errors(source, message):
+def test_head_report_bad_flags_are_clear_errors(source, extra, message):
     ann, images = SAMPLES["ochuman"]
-    extra = ["--perfect_heads=sfm"] if "model_dir" in source else []
     proc = subprocess.run([sys.executable, "-m", "cf_tf.evaluate", source, "--head_report", *extra,
                            f"--annotations={ann}", f"--images={images}"], cwd=REPO, capture_output=True,
                           text=True, timeout=300)

@@ -18,6 +18,7 @@ from cf_tf import files, losses, training
 from cf_tf.benchmark import local_cluster
 from cf_tf.config import DEMO_MODEL, DataConfig, ModelConfig, TrainConfig
 from cf_tf.data import pipeline
+from cf_tf.outputs import OUTPUTS
 from conftest import REPO, interruptible
 
 DATA = DataConfig(crop_size=129, input_size=256)
@@ -117,6 +118,9 @@ def test_resume_continues_from_the_saved_step_and_weights(synth_data, tmp_path):
     second = training.train(str(tmp_path), pattern, DATA, TINY, TrainConfig(**{**cfg.__dict__, "train_steps": 8}),
                             strategy=_single_device(), log=logs.append)
     assert second["step"] == 8 and any("resumed" in m and "step 4" in m for m in logs)
+    # the summary's mean losses are over the steps this run took, every term and the total
+    assert second["recent_steps"] == 4 and set(second["recent_losses"]) == set(first["recent_losses"])
+    assert set(second["recent_losses"]) == {o.name for o in OUTPUTS} | {"total"}
     step8, after = _weights(str(tmp_path))
     assert step8 == 8
     assert any(not np.array_equal(a, b) for a, b in zip(saved, after))
