@@ -327,7 +327,9 @@ def _loop(run, model_dir, train_cfg, weights, strategy):
     replicas = strategy.num_replicas_in_sync
     writer = tf.summary.create_file_writer(os.path.join(model_dir, "train")) if run.chief else tf.summary.create_noop_writer()
     step_fn = make_train_step(model, optimizer, strategy, weights, train_cfg.jit_compile)
-    lr = optimizer.learning_rate if not train_cfg.mixed_precision else optimizer.inner_optimizer.learning_rate
+    # the schedule's value at the optimizer's step: Keras computes it on each read of learning_rate, so
+    # it is read again at every summary (a tensor read once stays the first step's rate)
+    adam = optimizer.inner_optimizer if train_cfg.mixed_precision else optimizer
     first_total = last_total = None
     recent = collections.deque(maxlen=RECENT_STEPS)   # ({term: loss}, total) of the last steps
     bar = Progress(max(train_cfg.train_steps - start, 0), "train", unit="step")
@@ -355,7 +357,7 @@ def _loop(run, model_dir, train_cfg, weights, strategy):
                     tf.summary.scalar("loss/total", total_v, step=step)
                     for k, v in last_terms.items():
                         tf.summary.scalar(f"loss/{k}", v, step=step)
-                    tf.summary.scalar("learning_rate", float(lr), step=step)
+                    tf.summary.scalar("learning_rate", float(adam.learning_rate), step=step)
                     tf.summary.scalar("images_per_second", ips, step=step)
                 if step % train_cfg.image_summary_every == 0:
                     _image_summaries(model, images if replicas == 1 else strategy.experimental_local_results(images)[0],

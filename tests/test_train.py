@@ -108,8 +108,8 @@ def _weights(model_dir):
 
 def test_resume_continues_from_the_saved_step_and_weights(synth_data, tmp_path):
     _, _, pattern = synth_data
-    cfg = TrainConfig(train_steps=4, batch_size=2, learning_rate=1e-3, checkpoint_every=100, summary_every=2,
-                      image_summary_every=2)
+    cfg = TrainConfig(train_steps=4, batch_size=2, learning_rate=1e-3, checkpoint_every=100, summary_every=1,
+                      image_summary_every=2, warmup_steps=2, lr_schedule="cosine")
     first = training.train(str(tmp_path), pattern, DATA, TINY, cfg, strategy=_single_device(), log=lambda m: None)
     assert first["step"] == 4 and first["checkpoint"].endswith("ckpt-4")
     step, saved = _weights(str(tmp_path))
@@ -124,7 +124,23 @@ def test_resume_continues_from_the_saved_step_and_weights(synth_data, tmp_path):
     step8, after = _weights(str(tmp_path))
     assert step8 == 8
     assert any(not np.array_equal(a, b) for a, b in zip(saved, after))
-    assert os.listdir(tmp_path / "train"), "TensorBoard events were written"
+    # TensorBoard's learning rate is the schedule's at each step (of the run's own length), not the first step's
+    logged = _scalars(tmp_path / "train", "learning_rate")
+    expected = {step: float(training.WarmupSchedule(1e-3, 2, 4 if step <= 4 else 8, "cosine")(step))
+                for step in range(1, 9)}
+    assert sorted(logged) == list(range(1, 9))
+    assert logged == pytest.approx(expected, rel=1e-5)
+
+
+def _scalars(folder, tag):
+    """{step: value} of one TensorBoard scalar in the event files of `folder`."""
+    from tensorflow.core.util import event_pb2
+    values = {}
+    for path in sorted(folder.glob("events*")):
+        for record in tf.data.TFRecordDataset(str(path)):
+            event = event_pb2.Event.FromString(record.numpy())
+            values.update({event.step: float(tf.make_ndarray(v.tensor)) for v in event.summary.value if v.tag == tag})
+    return values
 
 
 def _record_batches(monkeypatch):
