@@ -74,6 +74,7 @@ class ModelConfig:
     fusion_width: int = 256           # channels of the fused P2..P5 maps and of the head units
     head_units: int = 2               # residual bottleneck units per head
     offset_kernel: int = 9            # KeyCentroid / mid-range output conv side, pose cells (9 spans R = 32 at stride 8)
+    offset_separable: bool = False    # ... as a depthwise (2 per channel) then a 1x1 conv (heads.py)
     upsampling: str = "linear"        # fusion's top-down x2: linear | nearest (training folders from before: nearest)
     antialias: bool = False           # resnet_tiny's strided units low-pass first (blocks.bottleneck)
     antialias_stem: bool = False      # resnet_tiny's stem max-pool too (backbones; folders from before: off)

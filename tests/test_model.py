@@ -1,5 +1,7 @@
 """Network shapes for several input sizes, parameter counts, backbone errors."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -68,6 +70,21 @@ def test_keycentroid_and_mid_range_convs_span_the_disk_the_others_are_1x1():
     assert tuple(old.get_layer("keycentroid").kernel.shape[:2]) == (1, 1)
     with pytest.raises(ValueError, match="offset_kernel"):
         ModelConfig(offset_kernel=4)
+
+
+def test_separable_offset_convs_span_the_disk_at_a_fraction_of_the_cost():
+    """--offset_separable: a depthwise conv of the same side, two kernels per channel, then a 1x1."""
+    separable = dataclasses.replace(TINY, offset_separable=True)
+    model = build_model(separable)
+    for o in OUTPUTS:
+        layer = model.get_layer(o.name)
+        if o.wide:
+            assert tuple(layer.depthwise_kernel.shape) == (9, 9, TINY.fusion_width, 2), o.name
+            assert tuple(layer.pointwise_kernel.shape) == (1, 1, 2 * TINY.fusion_width, o.channels), o.name
+        else:
+            assert tuple(layer.kernel.shape[:2]) == (1, 1), o.name
+    full, cheap = summarize(TINY, 129), summarize(separable, 129)
+    assert cheap["gflops"] < 0.6 * full["gflops"] and cheap["params"] < 0.6 * full["params"], (cheap, full)
 
 
 def test_a_registered_backbone_builds_a_model_by_name():

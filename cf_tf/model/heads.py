@@ -11,6 +11,11 @@ same ramp around q_a plus the constant limb vector q_b - q_a: a conv spanning th
 as one linear map of features that only need to say where the keypoint is. Behind a 1x1 conv the
 head's few 3x3 layers must synthesise the ramp themselves, and on the overfit gate they did not
 (docs/RESULTS.md, "What limited learning").
+
+`separable` makes those two convs a depthwise conv of the same side, two kernels per input channel,
+then a 1x1 conv: each output is still a sum of wide kernels over the features, 2 x width of them.
+The exact fields need 98 such maps (a ramp in x and in y around each keypoint, a disk under each
+limb vector); the full convs, whose multiply-adds were half of resnet_tiny's, cost ten times more.
 """
 
 import keras
@@ -22,22 +27,26 @@ from cf_tf.outputs import of_grid
 _PRIOR_BIAS = -2.2
 
 
-def _head(x, outputs, units, name, offset_kernel=1):
+def _head(x, outputs, units, name, offset_kernel=1, separable=False):
     width = x.shape[-1]
     for u in range(units):
         x = bottleneck(x, width // 4, name=f"{name}_u{u}")
     result = {}
     for out in outputs:
         bias = keras.initializers.Constant(_PRIOR_BIAS if out.kind == "logit" else 0.0)
+        if out.wide and separable:
+            result[out.name] = layers.SeparableConv2D(out.channels, offset_kernel, padding="same", depth_multiplier=2,
+                                                      bias_initializer=bias, dtype="float32", name=out.name)(x)
+            continue
         size = offset_kernel if out.wide else 1
         result[out.name] = layers.Conv2D(out.channels, size, padding="same", bias_initializer=bias,
                                          dtype="float32", name=out.name)(x)
     return result
 
 
-def pose_head(features, units, offset_kernel):
+def pose_head(features, units, offset_kernel, separable=False):
     """SKFM, KeyCentroid, mid-range offsets and BHM from the pose-stride features."""
-    return _head(features, of_grid("pose"), units, "pose", offset_kernel)
+    return _head(features, of_grid("pose"), units, "pose", offset_kernel, separable)
 
 
 def seg_head(features, units):
