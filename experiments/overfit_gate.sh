@@ -4,9 +4,12 @@
 # report score it on those images as they are. For one hypothesis at a time, before and after.
 #   bash experiments/overfit_gate.sh DIR VARIANT [STEPS=1500] [EXTRA TRAIN FLAGS...]
 # VARIANT: none (the no-augmentation gate), shift (tiny.flags' crop shift alone) or all (all of
-# tiny.flags' augmentation). Writes DIR/eval.json, DIR/head_report.txt and, once, DIR/../gate_data
+# tiny.flags' augmentation). Writes DIR/train.json (train's summary: recent_losses are the loss terms'
+# means over the last 250 steps), DIR/eval.json (with segm_errors), DIR/head_report.txt and, once, DIR/../gate_data
 # (the images, shared by every run beside DIR) and DIR/../gate_oracle.json. Rerun: training resumes.
 set -euo pipefail
+# one block, read whole before it runs: editing this file cannot change a run already started
+{
 cd "$(dirname "$0")/.."
 DIR=$1
 VARIANT=$2
@@ -30,10 +33,11 @@ if [ ! -f "$(dirname "$DIR")/gate_oracle.json" ]; then
   $PY -m cf_tf.evaluate --oracle "${SET[@]}" --input_size=257 --output_dir="$DATA/oracle" | tail -1 \
     > "$(dirname "$DIR")/gate_oracle.json"
 fi
+mkdir -p "$DIR"
 $PY -m cf_tf.train --flagfile=experiments/tiny.flags --train_records="$DATA/synth-*" --batch_size=4 \
   --input_size=257 --crop_size=257 --train_steps="$STEPS" --checkpoint_every="$STEPS" \
-  --model_dir="$DIR" "${AUG[@]}" "$@" | tail -1
-$PY -m cf_tf.evaluate --model_dir="$DIR" "${SET[@]}" --output_dir="$DIR/eval" | tail -1 > "$DIR/eval.json"
+  --model_dir="$DIR" "${AUG[@]}" "$@" | tail -1 > "$DIR/train.json"
+$PY -m cf_tf.evaluate --model_dir="$DIR" "${SET[@]}" --output_dir="$DIR/eval" --segm_errors | tail -1 > "$DIR/eval.json"
 $PY -m cf_tf.evaluate --model_dir="$DIR" "${SET[@]}" --output_dir="$DIR/eval" --head_report \
   | head -n -1 > "$DIR/head_report.txt"
 $PY - "$DIR/eval.json" "$(dirname "$DIR")/gate_oracle.json" <<'EOF'
@@ -41,4 +45,8 @@ import json, sys
 model, oracle = (json.load(open(p)) for p in sys.argv[1:])
 print(" ".join(f"{t} {model[t]['AP']:.3f} ({model[t]['AP'] / oracle[t]['AP']:.2f} of {oracle[t]['AP']:.3f})"
                for t in ("keypoints", "segm")))
+print("segm errors, share of the people's area:", ", ".join(f"{k} {v:.3f}" for k, v in model["segm_errors"].items()
+                                                            if k not in ("people", "median_iou")))
 EOF
+exit
+}

@@ -59,13 +59,16 @@ SEEDS = (0, 1)
 # test there: the same figures), where the network before reached 0.87 / 0.72, 0.83 / 0.75 and 0.69 / 0.50.
 # Floors unchanged: the crop shift's shares are within one person of the next notch, and all
 # augmentation is one seed on one machine, where another machine's trajectory differs by up to 0.08.
+# With the separable offset convs (--offset_separable) the crop shift reached 0.87 / 0.78 and 0.88 /
+# 0.76 (seeds 0 / 1), all augmentation 0.80 / 0.68, no augmentation 0.93 / 0.88 and 0.99 / 0.89: segm
+# floors up one notch each (0.70, 0.55), 0.08 below the shares reached, for another machine's spread.
 AUGMENTED = {
     "crop shift": ["--scale_min=1", "--scale_max=1", "--max_rotation=0", "--flip_prob=0"],
     "all augmentation": [],
 }
 AUGMENTED_STEPS = {"crop shift": STEPS, "all augmentation": 2 * STEPS}
-AUGMENTED_GATE = {"crop shift": {"keypoints": 0.85, "segm": 0.65},
-                  "all augmentation": {"keypoints": 0.55, "segm": 0.50}}
+AUGMENTED_GATE = {"crop shift": {"keypoints": 0.85, "segm": 0.70},
+                  "all augmentation": {"keypoints": 0.55, "segm": 0.55}}
 AUGMENTED_GOAL = {"crop shift": 0.90, "all augmentation": 0.80}
 
 

@@ -79,5 +79,6 @@ def test_the_demo_flagfile_trains_the_demo_model():
     assert flags["backbone"] == DEMO_MODEL.backbone
     assert (flags.get("antialias") == "true") == DEMO_MODEL.antialias
     assert (flags.get("antialias_stem") == "true") == DEMO_MODEL.antialias_stem
+    assert (flags.get("offset_separable") == "true") == DEMO_MODEL.offset_separable
     assert int(flags["fusion_width"]) == DEMO_MODEL.fusion_width
     assert int(flags["head_units"]) == DEMO_MODEL.head_units
