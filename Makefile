@@ -23,8 +23,9 @@ $(VENV)/.installed: requirements.txt setup.py
 	$(PY) -m pip install -q --no-deps -e .
 	touch $@
 
+# --durations: the slowest tests' times in every run (the overfit gates' budget is tracked by it)
 test: install
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q --durations=8 tests
 
 # Bundled samples + synthetic train/val -> data/tfrecords/. With COCO_DIR: COCO 2017 train/val instead.
 ifeq ($(COCO_DIR),)
