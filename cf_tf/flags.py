@@ -62,7 +62,7 @@ MODEL = (
     flag("integer", "offset_kernel", _M.offset_kernel, "Side of the KeyCentroid and mid-range output convolutions, "
        "in pose-stride cells (odd; 2 * R / pose_stride + 1 spans the keypoint disk; 1 = a 1x1 conv)."),
     flag("bool", "offset_separable", _M.offset_separable, "The KeyCentroid and mid-range output convolutions "
-       "separable: a depthwise --offset_kernel conv, two per channel, then a 1x1 (a tenth of the cost)."),
+       "separable: a depthwise --offset_kernel conv, two per channel, then a 1x1 (a fifteenth of the multiply-adds)."),
 )
 LOSSES = tuple(flag("float", f"loss_{t}", getattr(_L, t), f"Weight of the {t} loss term (>= 0).") for t in TERMS)
 MODEL_DIR = (flag("string", "model_dir", None, "Training folder: checkpoints, TensorBoard logs, cf_tf_config.json."),)

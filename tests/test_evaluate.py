@@ -231,6 +231,12 @@ def test_segm_errors_split_each_persons_area_by_what_its_mask_got_wrong():
     assert errors["median_iou"] == pytest.approx((100 / 155 + 60 / 100) / 2)
     # nothing predicted: every person's area is in no mask
     assert segm_errors.segm_errors(gt, [], [1])["in_no_mask"] == pytest.approx(1.0)
+    # an image with nobody in it: nothing to score, said so, not a share of zero
+    gt.dataset["images"].append({"id": 2, "width": 20, "height": 20})
+    gt.createIndex()
+    empty = segm_errors.segm_errors(gt, results, [2])
+    assert empty["people"] == 0 and empty["in_no_mask"] is None
+    assert "no person" in segm_errors.format_errors(empty)
 
 
 @pytest.mark.parametrize("source, extra, message", [

@@ -15,7 +15,7 @@ head's few 3x3 layers must synthesise the ramp themselves, and on the overfit ga
 `separable` makes those two convs a depthwise conv of the same side, two kernels per input channel,
 then a 1x1 conv: each output is still a sum of wide kernels over the features, 2 x width of them.
 The exact fields need 98 such maps (a ramp in x and in y around each keypoint, a disk under each
-limb vector); the full convs, whose multiply-adds were half of resnet_tiny's, cost ten times more.
+limb vector); the full convs, half of resnet_tiny's multiply-adds, take fifteen times as many.
 """
 
 import keras
