@@ -42,7 +42,8 @@ def segm_errors(coco_gt, segm_results, image_ids):
             if a.get("iscrowd"):
                 crowd |= coco_gt.annToMask(a).astype(bool)
         rles = by_image.get(image_id, [])
-        dt = np.stack([mask_utils.decode(r) for r in rles]).astype(bool) if rles else np.zeros((1,) + gt.shape[1:], bool)
+        dt = np.stack([mask_utils.decode(r) for r in rles]).astype(bool) if rles \
+            else np.zeros((1,) + gt.shape[1:], bool)
         iou = mask_utils.iou(rles, [coco_gt.annToRLE(a) for a in people], [0] * len(people)) if rles \
             else np.zeros((1, len(people)))
         any_gt, any_dt = gt.any(0), dt.any(0)
