@@ -331,7 +331,7 @@ def _loop(run, model_dir, train_cfg, weights, strategy):
     # it is read again at every summary (a tensor read once stays the first step's rate)
     adam = optimizer.inner_optimizer if train_cfg.mixed_precision else optimizer
     first_total = last_total = None
-    recent = collections.deque(maxlen=RECENT_STEPS)   # ({term: loss}, total) of the last steps
+    recent = collections.deque(maxlen=RECENT_STEPS)   # {term: loss, "total": loss} of the last steps
     bar = Progress(max(train_cfg.train_steps - start, 0), "train", unit="step")
     step = saved_step = start
     t0 = time.perf_counter()

@@ -42,11 +42,11 @@ $PY -m cf_tf.evaluate --model_dir="$DIR" "${SET[@]}" --output_dir="$DIR/eval" --
   | head -n -1 > "$DIR/head_report.txt"
 $PY - "$DIR/eval.json" "$(dirname "$DIR")/gate_oracle.json" <<'EOF'
 import json, sys
+from cf_tf.segm_errors import format_errors
 model, oracle = (json.load(open(p)) for p in sys.argv[1:])
 print(" ".join(f"{t} {model[t]['AP']:.3f} ({model[t]['AP'] / oracle[t]['AP']:.2f} of {oracle[t]['AP']:.3f})"
                for t in ("keypoints", "segm")))
-print("segm errors, share of the people's area:", ", ".join(f"{k} {v:.3f}" for k, v in model["segm_errors"].items()
-                                                            if k not in ("people", "median_iou")))
+print(format_errors(model["segm_errors"]))
 EOF
 exit
 }

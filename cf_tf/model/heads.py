@@ -18,6 +18,8 @@ The exact fields need 98 such maps (a ramp in x and in y around each keypoint, a
 limb vector); the full convs, half of resnet_tiny's multiply-adds, take fifteen times as many.
 """
 
+import functools
+
 import keras
 from keras import layers
 
@@ -34,13 +36,11 @@ def _head(x, outputs, units, name, offset_kernel=1, separable=False):
     result = {}
     for out in outputs:
         bias = keras.initializers.Constant(_PRIOR_BIAS if out.kind == "logit" else 0.0)
-        if out.wide and separable:
-            result[out.name] = layers.SeparableConv2D(out.channels, offset_kernel, padding="same", depth_multiplier=2,
-                                                      bias_initializer=bias, dtype="float32", name=out.name)(x)
-            continue
+        conv = functools.partial(layers.SeparableConv2D, depth_multiplier=2) if out.wide and separable \
+            else layers.Conv2D
         size = offset_kernel if out.wide else 1
-        result[out.name] = layers.Conv2D(out.channels, size, padding="same", bias_initializer=bias,
-                                         dtype="float32", name=out.name)(x)
+        result[out.name] = conv(out.channels, size, padding="same", bias_initializer=bias, dtype="float32",
+                                name=out.name)(x)
     return result
 
 
