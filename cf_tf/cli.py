@@ -22,18 +22,23 @@ def run(main):
 
 @contextlib.contextmanager
 def exit_on_interrupt(message, own_errors=()):
-    """Ctrl-C inside the block exits with status 1 and `message`, whatever the KeyboardInterrupt
-    became: landing in TensorFlow's tracing it can resurface as an unrelated error. The block's own
-    one-line exits (SystemExit) and `own_errors` (which already say what happened) pass through."""
+    """Ctrl-C (SIGINT) or SIGTERM (`kill`, a job scheduler, the end of a session) inside the block
+    exits with status 1 and `message`, whatever the KeyboardInterrupt raised for either became: landing
+    in TensorFlow's tracing it can resurface as an unrelated error. Both go the same way, so a stopped
+    command cleans up (training saves its step) however it was stopped. The block's own one-line exits
+    (SystemExit) and `own_errors` (which already say what happened) pass through."""
     seen = []
 
     def handler(signum, frame):
         seen.append(signum)
         raise KeyboardInterrupt
 
-    previous = signal.getsignal(signal.SIGINT)
-    if previous is signal.default_int_handler:   # not when the shell started us with Ctrl-C ignored
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    # not a signal the shell started us ignoring (Ctrl-C in a background job), nor one a caller handles
+    if previous[signal.SIGINT] is signal.default_int_handler:
         signal.signal(signal.SIGINT, handler)
+    if previous[signal.SIGTERM] is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, handler)
     try:
         yield
     except (SystemExit, *own_errors):
@@ -43,7 +48,8 @@ def exit_on_interrupt(message, own_errors=()):
             sys.exit(message)
         raise
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, was in previous.items():
+            signal.signal(sig, was)
 
 
 def output_folder(path, flag):

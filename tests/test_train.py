@@ -221,8 +221,10 @@ def test_records_that_are_not_tfrecords_stop_with_one_line_and_leave_no_folder(t
     assert not model_dir.exists(), "no cf_tf_config.json ties the folder to records that cannot be read"
 
 
-def test_ctrl_c_saves_the_step_the_optimizer_took(synth_data, tmp_path):
-    """SIGINT mid-run: one line, exit 1, and the checkpoint's number is the step its optimizer holds."""
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl_c", "sigterm"])
+def test_a_stop_saves_the_step_the_optimizer_took(synth_data, tmp_path, sig):
+    """SIGINT (Ctrl-C) or SIGTERM (kill, a scheduler) mid-run: one line, exit 1, and the checkpoint's
+    number is the step its optimizer holds."""
     _, _, pattern = synth_data
     model_dir = tmp_path / "model"
     proc = subprocess.Popen(
@@ -234,7 +236,7 @@ def test_ctrl_c_saves_the_step_the_optimizer_took(synth_data, tmp_path):
     while not (model_dir / "train").exists() and time.time() < deadline and proc.poll() is None:
         time.sleep(0.5)
     time.sleep(8)   # some steps
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 1 and "Traceback" not in err
     match = re.search(r"error: interrupted at step (\d+); saved (\S+)", err)
