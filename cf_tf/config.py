@@ -75,6 +75,7 @@ class ModelConfig:
     head_units: int = 2               # residual bottleneck units per head
     offset_kernel: int = 9            # KeyCentroid / mid-range output conv side, pose cells (9 spans R = 32 at stride 8)
     offset_separable: bool = False    # ... as a depthwise (2 per channel) then a 1x1 conv (heads.py)
+    offset_expansion: int = 0         # ... separable after a 1x1 to this many maps per output channel (0: none)
     upsampling: str = "linear"        # fusion's top-down x2: linear | nearest (training folders from before: nearest)
     antialias: bool = False           # resnet_tiny's strided units low-pass first (blocks.bottleneck)
     antialias_stem: bool = False      # resnet_tiny's stem max-pool too (backbones; folders from before: off)
@@ -84,6 +85,9 @@ class ModelConfig:
             raise ValueError(f"upsampling must be one of {UPSAMPLING}, got {self.upsampling!r}")
         if self.offset_kernel < 1 or self.offset_kernel % 2 == 0:
             raise ValueError(f"offset_kernel must be an odd number >= 1, got {self.offset_kernel}")
+        if self.offset_expansion < 0 or (self.offset_expansion and not self.offset_separable):
+            raise ValueError(f"offset_expansion must be >= 0, and needs offset_separable "
+                             f"(got {self.offset_expansion}, offset_separable={self.offset_separable})")
         if self.fusion_width < 8 or self.fusion_width % 4 or self.head_units < 0:
             raise ValueError(f"fusion_width must be a multiple of 4 >= 8 and head_units >= 0 "
                              f"(got {self.fusion_width}, {self.head_units})")

@@ -63,6 +63,8 @@ MODEL = (
        "in pose-stride cells (odd; 2 * R / pose_stride + 1 spans the keypoint disk; 1 = a 1x1 conv)."),
     flag("bool", "offset_separable", _M.offset_separable, "The KeyCentroid and mid-range output convolutions "
        "separable: a depthwise --offset_kernel conv, two per channel, then a 1x1 (a fifteenth of the multiply-adds)."),
+    flag("integer", "offset_expansion", _M.offset_expansion, "With --offset_separable: a 1x1 conv first makes this "
+       "many maps per output channel, one depthwise kernel each (0: no 1x1 first, two kernels per head channel)."),
 )
 LOSSES = tuple(flag("float", f"loss_{t}", getattr(_L, t), f"Weight of the {t} loss term (>= 0).") for t in TERMS)
 MODEL_DIR = (flag("string", "model_dir", None, "Training folder: checkpoints, TensorBoard logs, cf_tf_config.json."),)
@@ -177,7 +179,7 @@ def model_config(geometry_cfg):
     f = FLAGS
     return _config(ModelConfig, backbone=f.backbone, backbone_weights=f.backbone_weights, geometry=geometry_cfg,
                    fusion_width=f.fusion_width, head_units=f.head_units, offset_kernel=f.offset_kernel,
-                   offset_separable=f.offset_separable,
+                   offset_separable=f.offset_separable, offset_expansion=f.offset_expansion,
                    upsampling=f.upsampling, antialias=f.antialias,
                    antialias_stem=f.antialias_stem)
 

@@ -35,11 +35,10 @@ def main(argv):
             sys.exit(f"error: --{name} is required")
     f = flags.FLAGS
     try:
-        stats = convert(f.annotations, f.images, f.output, f.num_shards, f.workers, f.skip_empty)
+        with cli.exit_on_interrupt("interrupted: nothing written", own_errors=(ConversionError,)):
+            stats = convert(f.annotations, f.images, f.output, f.num_shards, f.workers, f.skip_empty)
     except ConversionError as e:
         sys.exit(f"error: {e}")
-    except KeyboardInterrupt:
-        sys.exit("interrupted: nothing written")
     print(f"wrote {stats['images']} images, {stats['people']} person annotations to "
           f"{f.output}-*-of-{f.num_shards:05d}.tfrecord")
 

@@ -4,6 +4,7 @@ import json
 import os
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 
@@ -11,7 +12,7 @@ import numpy as np
 import pytest
 from pycocotools.coco import COCO
 
-from conftest import COCO_SAMPLE, REPO
+from conftest import COCO_SAMPLE, REPO, interruptible
 from cf_tf.data import synth
 from cf_tf.data.tfrecords import ConversionError, convert
 
@@ -160,6 +161,24 @@ def test_unwritable_output_place_is_one_line(tmp_path):
     (tmp_path / "plain_file").write_text("x")
     with pytest.raises(ConversionError, match="plain_file/sub/rec: cannot write there"):
         convert(str(tmp_path / "a.json"), str(img_dir), str(tmp_path / "plain_file" / "sub" / "rec"))
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl_c", "sigterm"])
+def test_a_stopped_conversion_leaves_nothing(tmp_path, sig):
+    """Ctrl-C or SIGTERM while shards are being written: one line, exit 1, no shard and no folder."""
+    synth.generate(str(tmp_path / "set"), num_images=60, seed=3, size=256, progress=False)
+    out = tmp_path / "out" / "rec"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "data_prep.coco_to_tfrecord", f"--annotations={tmp_path}/set/person_keypoints.json",
+         f"--images={tmp_path}/set/images", f"--output={out}", "--num_shards=2", "--workers=1"],
+        cwd=REPO, stderr=subprocess.PIPE, text=True, preexec_fn=interruptible)
+    while "coco_to_tfrecord:" not in proc.stderr.readline():   # the first progress line: shards are open
+        assert proc.poll() is None, "the conversion ended before it could be stopped"
+    proc.send_signal(sig)
+    err = proc.stderr.read()
+    assert proc.wait(timeout=120) == 1 and "Traceback" not in err
+    assert err.strip().splitlines()[-1] == "interrupted: nothing written"
+    assert not out.parent.exists()
 
 
 def test_not_json_and_missing_annotation_file(tmp_path):

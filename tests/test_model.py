@@ -87,6 +87,23 @@ def test_separable_offset_convs_span_the_disk_at_a_fraction_of_the_cost():
     assert cheap["gflops"] < 0.6 * full["gflops"] and cheap["params"] < 0.6 * full["params"], (cheap, full)
 
 
+def test_expanded_offset_convs_give_each_wide_kernel_a_feature_of_its_own():
+    """--offset_expansion=E: a 1x1 conv to E maps per output channel, one depthwise kernel each, then a
+    1x1; about the multiply-adds of two kernels per head channel."""
+    expanded = dataclasses.replace(TINY, offset_separable=True, offset_expansion=2)
+    model = build_model(expanded)
+    for o in OUTPUTS:
+        if o.wide:
+            maps = 2 * o.channels
+            assert tuple(model.get_layer(f"{o.name}_expand").kernel.shape) == (1, 1, TINY.fusion_width, maps)
+            assert tuple(model.get_layer(o.name).depthwise_kernel.shape) == (9, 9, maps, 1), o.name
+            assert tuple(model.get_layer(o.name).pointwise_kernel.shape) == (1, 1, maps, o.channels), o.name
+    two_per_channel = summarize(dataclasses.replace(expanded, offset_expansion=0), 129)
+    assert summarize(expanded, 129)["gflops"] < 1.1 * two_per_channel["gflops"]
+    with pytest.raises(ValueError, match="offset_expansion .* needs offset_separable"):
+        dataclasses.replace(expanded, offset_separable=False)
+
+
 def test_a_registered_backbone_builds_a_model_by_name():
     """Adding a backbone is one registered function (plus, if it needs one, its preprocessing layer)."""
     from keras import layers

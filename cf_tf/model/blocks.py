@@ -99,4 +99,6 @@ class CaffePreprocess(layers.Layer):
 
     def call(self, images):
         mean = tf.constant([103.939, 116.779, 123.68], images.dtype)
-        return images[..., ::-1] - mean
+        # tf.reverse, not images[..., ::-1]: the same values, a strided slice with a negative step
+        # took 3.5 times as long on CPU (2.5 % of a tiny training step)
+        return tf.reverse(images, [-1]) - mean

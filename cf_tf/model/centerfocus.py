@@ -20,6 +20,6 @@ def build_model(cfg, input_shape=(None, None, 3)):
     features = backbone.features(x, weights, cfg.antialias, cfg.antialias_stem)
     fused = fusion.fuse(features, cfg.fusion_width, cfg.upsampling)
     outputs = dict(heads.pose_head(fused[cfg.geometry.stride("pose")], cfg.head_units, cfg.offset_kernel,
-                                   cfg.offset_separable))
+                                   cfg.offset_separable, cfg.offset_expansion))
     outputs.update(heads.seg_head(fused[cfg.geometry.stride("seg")], cfg.head_units))
     return keras.Model(images, {k: outputs[k] for k in NAMES}, name=f"centerfocus_{cfg.backbone}")
