@@ -19,7 +19,8 @@ raised the oracle's segm on these images from 0.770 to 0.927 and the model's fro
 one notch below, because on these 21 people one person crossing an IoU threshold moves it ~0.05.
 The anti-aliased network with linear upsampling, decoded with spread-based claims and keypoints
 snapped onto Hough candidates, reached a mean share of 0.97 / 0.85: segm asserted at 0.80, one notch
-below, for the same reason.
+below, for the same reason. With separable offset convs behind a 1x1 expansion (tiny.flags) the mean
+share is 1.00 / 0.895: segm asserted at 0.85.
 
 The share is the mean over two initialisations (SEEDS). One draw was not a property of the design:
 the same code and seed gave 0.95 / 0.80 on one machine and 0.91 / 0.66 on another (another CPU,
@@ -36,7 +37,7 @@ import pytest
 from conftest import REPO, make_synth
 
 # Model AP / oracle AP on the same images, asserted. Only ever raise these (see the module docstring).
-GATE = {"keypoints": 0.90, "segm": 0.80}
+GATE = {"keypoints": 0.90, "segm": 0.85}
 GOAL = 0.90
 STEPS, BATCH, SIZE = 1500, 4, 257
 NO_AUGMENTATION = ["--scale_min=1", "--scale_max=1", "--max_rotation=0", "--flip_prob=0", "--max_shift=0"]
@@ -62,13 +63,16 @@ SEEDS = (0, 1)
 # With the separable offset convs (--offset_separable) the crop shift reached 0.87 / 0.78 and 0.88 /
 # 0.76 (seeds 0 / 1), all augmentation 0.80 / 0.68, no augmentation 0.93 / 0.88 and 0.99 / 0.89: segm
 # floors up one notch each (0.70, 0.55), 0.08 below the shares reached, for another machine's spread.
+# With a 1x1 expansion before the separable convs (--offset_expansion=2) the crop shift reached 0.95 / 0.78
+# and 0.94 / 0.73, all augmentation 0.81 / 0.70, no augmentation 0.99 / 0.89 and 1.01 / 0.90: the crop
+# shift's keypoints floor at its goal (0.90), all augmentation's 0.65 / 0.60, GATE's segm 0.85.
 AUGMENTED = {
     "crop shift": ["--scale_min=1", "--scale_max=1", "--max_rotation=0", "--flip_prob=0"],
     "all augmentation": [],
 }
 AUGMENTED_STEPS = {"crop shift": STEPS, "all augmentation": 2 * STEPS}
-AUGMENTED_GATE = {"crop shift": {"keypoints": 0.85, "segm": 0.70},
-                  "all augmentation": {"keypoints": 0.55, "segm": 0.55}}
+AUGMENTED_GATE = {"crop shift": {"keypoints": 0.90, "segm": 0.70},
+                  "all augmentation": {"keypoints": 0.65, "segm": 0.60}}
 AUGMENTED_GOAL = {"crop shift": 0.90, "all augmentation": 0.80}
 
 
