@@ -7,7 +7,9 @@ would do. The heat maps (SKFM per keypoint, SFM) are scored by pixel ROC AUC (0.
 offset fields (KeyCentroid, mid-range, MaskCentroid) and the BHM by their mean L1 error on the pixels
 where the loss is defined, next to the error of predicting zero. `keycentroid_near` is KeyCentroid on
 the cells within one pose stride of their keypoint: where PoseSeg's refinement b += R * offset(b)
-lands (SPEC "Decoding" 5), so an error there moves every grouped keypoint. `count` is how many
+lands (SPEC "Decoding" 5), so an error there moves every grouped keypoint. `sfm_edge` is the SFM
+probability's L1 on the outline cells, whose soft target is strictly between background and person:
+where a mask's outline is drawn, and where the AUC, ranking cells, hardly looks. `count` is how many
 vectors (cells x keypoints or edges) an L1 is averaged over.
 """
 
@@ -19,10 +21,14 @@ from cf_tf.constants import KEYPOINT_NAMES, NUM_KEYPOINTS
 from cf_tf.losses import l1_sums, l1_terms
 from cf_tf.outputs import BY_NAME, OUTPUTS
 
-# the outputs scored by L1, in table order, with KeyCentroid near its keypoint after KeyCentroid
+# the outputs scored by L1, in table order, with KeyCentroid near its keypoint after KeyCentroid,
+# then the SFM's outline cells
 OFFSETS = tuple(n for o in OUTPUTS if o.report == "l1"
-                for n in ((o.name, "keycentroid_near") if o.name == "keycentroid" else (o.name,)))
+                for n in ((o.name, "keycentroid_near") if o.name == "keycentroid" else (o.name,))) + ("sfm_edge",)
 _AUC = tuple(o.name for o in OUTPUTS if o.report == "auc")
+# an SFM cell is on an outline when its target coverage is within (EDGE, 1 - EDGE)
+EDGE = 0.05
+_UNITS = {"keycentroid_near": "radius", "sfm_edge": "coverage"}
 
 
 def _as_vectors(x):
@@ -43,6 +49,10 @@ def _offset_terms(outputs, targets, radius, pose_stride):
             t = targets[out.name]
             terms[out.name] = (_as_vectors(tf.sigmoid(outputs[out.name])), _as_vectors(t),
                                tf.broadcast_to(out.weight(targets), tf.shape(t)), out.channels)
+    t = targets["sfm"]
+    outline = tf.cast((t > EDGE) & (t < 1.0 - EDGE), tf.float32) * tf.broadcast_to(BY_NAME["sfm"].weight(targets),
+                                                                                   tf.shape(t))
+    terms["sfm_edge"] = (_as_vectors(tf.sigmoid(outputs["sfm"])), _as_vectors(t), outline, 1)
     return terms
 
 
@@ -103,7 +113,7 @@ def format_report(report):
         mean = ", mean over keypoints" if f"{name}_auc_per_keypoint" in report else ""
         lines.append(f"{name:18s} {f(report[f'{name}_auc']):>7s} {'0.500':>9s}  pixel ROC AUC{mean}")
     for name in OFFSETS:
-        unit = BY_NAME[name].unit if name in BY_NAME else "radius"
+        unit = BY_NAME[name].unit if name in BY_NAME else _UNITS[name]
         r = report[name]
         lines.append(f"{name:18s} {f(r['l1']):>7s} {f(r['zero_l1']):>9s}  mean L1 ({_UNIT_NAMES.get(unit, unit)}), "
                      f"untrained = predicting 0, n={r['count']}")

@@ -186,17 +186,21 @@ def test_head_report_scores_each_output_against_its_target():
         assert report[name]["l1"] == pytest.approx(0.0, abs=1e-3)
     # near cells are within one pose stride (8 px = R / 4) of their keypoint: |dx| + |dy| <= 2 * 0.25
     assert report["keycentroid_near"]["zero_l1"] <= 0.5 < report["keycentroid"]["zero_l1"]
+    # outline cells have a target coverage strictly inside (EDGE, 1 - EDGE): predicting 0 errs by it
+    assert head_report.EDGE < report["sfm_edge"]["zero_l1"] < 1 - head_report.EDGE
 
     def spoil(outputs):
         return dict(outputs, keycentroid=tf.zeros_like(outputs["keycentroid"]),
                     maskcentroid=outputs["maskcentroid"] + [0.5, 0.0],
-                    skfm=-outputs["skfm"])
+                    skfm=-outputs["skfm"], sfm=tf.fill(tf.shape(outputs["sfm"]), 30.0))
     spoiled = head_report.head_report(_pairs(data, spoil), data.geometry.radius, data.geometry.pose_stride)
+    # an SFM of 1 everywhere errs on each outline cell by 1 - its coverage
+    assert spoiled["sfm_edge"]["l1"] == pytest.approx(1 - spoiled["sfm_edge"]["zero_l1"], abs=1e-5)
     assert spoiled["keycentroid"]["l1"] == pytest.approx(spoiled["keycentroid"]["zero_l1"])
     assert spoiled["maskcentroid"]["l1"] == pytest.approx(0.5, abs=1e-4)
     assert spoiled["skfm_auc"] == 0.0 and spoiled["mid_offsets"]["l1"] == pytest.approx(0.0, abs=1e-3)
     table = head_report.format_report(spoiled)
-    assert "keycentroid_near" in table and "0.500" in table
+    assert "keycentroid_near" in table and "0.500" in table and "mean L1 (coverage)" in table
 
 
 def _rle(mask):
