@@ -50,11 +50,13 @@ endif
 
 DEMO := runs/demo
 KEPT := models/synthetic_tiny
+# empty: tiny.flags' own; `make demo DEMO_STEPS=300` is the quick demo (experiments/readme_walkthrough.py)
+DEMO_STEPS ?=
 
 # The main job on bundled data, no downloads: synthetic people -> train tiny -> COCOeval -> export -> predict;
 # then the same with the model kept in the repository.
 demo: tfrecords
-	$(PY) -m cf_tf.train --flagfile=experiments/tiny.flags --model_dir=$(DEMO)/model
+	$(PY) -m cf_tf.train --flagfile=experiments/tiny.flags --model_dir=$(DEMO)/model $(if $(DEMO_STEPS),--train_steps=$(DEMO_STEPS))
 	$(PY) -m cf_tf.evaluate --model_dir=$(DEMO)/model --annotations=$(DATA)/synth_val/person_keypoints.json \
 	  --images=$(DATA)/synth_val/images --output_dir=$(DEMO)/eval | tee $(DEMO)/eval.txt
 	$(PY) -m cf_tf.evaluate --model_dir=$(DEMO)/model --head_report --annotations=$(DATA)/synth_val/person_keypoints.json \

@@ -2,6 +2,7 @@ r"""COCO evaluation of keypoints and masks (pycocotools COCOeval), for a model o
 
   python -m cf_tf.evaluate (--model_dir=D | --saved_model=D) --annotations=A.json --images=DIR [--output_dir=D]
   python -m cf_tf.evaluate --oracle --annotations=A.json --images=DIR
+  python -m cf_tf.evaluate --oracle --model_dir=D --annotations=A.json --images=DIR
   python -m cf_tf.evaluate --oracle --perfect_assignment --annotations=A.json --images=DIR
   python -m cf_tf.evaluate --model_dir=D --perfect_heads=keycentroid,mid_offsets --annotations=A.json --images=DIR
   python -m cf_tf.evaluate --model_dir=D --head_report --annotations=A.json --images=DIR
@@ -13,7 +14,8 @@ to --output_dir, prints the standard COCOeval tables and ends with one JSON line
 
 --oracle builds targets from the ground truth with the training code (no augmentation, the inference
 resize), turns them into perfect network outputs and decodes them with the same decoder: the
-ceiling of representation + decoder. --perfect_assignment outputs the ground-truth people instead,
+ceiling of representation + decoder; with --model_dir it takes that training folder's geometry and
+input size (the ceiling of the model it trained). --perfect_assignment outputs the ground-truth people instead,
 every seg cell with its true owner, through the decoder's mask resampling: the ceiling of segm set by
 the seg grid alone. --perfect_heads does the same for some outputs of a trained
 model only: how much each head costs it. --head_report scores each raw output against its target
@@ -31,6 +33,7 @@ from cf_tf import cli
 from cf_tf.files import WriteError
 from cf_tf import flags as cf_flags
 from cf_tf import head_report
+from cf_tf.config import load_run_config
 from cf_tf.evaluation import (EvaluationError, evaluate, model_runner, oracle_runner, perfect_assignment_runner,
                               run_head_report)
 from cf_tf.flags import FLAGS, flag
@@ -40,7 +43,8 @@ from cf_tf.outputs import NAMES
 EVALUATE = cf_flags.MODEL_DIR + cf_flags.SAVED_MODEL + cf_flags.OUTPUT_DIR + cf_flags.PIXEL_LIMIT + (
     flag("string", "annotations", None, "COCO-format person-keypoints JSON of the evaluation set."),
     flag("string", "images", None, "Folder of the evaluation images."),
-    flag("bool", "oracle", False, "Score perfect outputs built from the ground truth (no model)."),
+    flag("bool", "oracle", False, "Score perfect outputs built from the ground truth (no model; with "
+         "--model_dir, in that folder's geometry and input size)."),
     flag("bool", "perfect_assignment", False, "With --oracle: output the ground-truth people, each seg cell given "
          "to its true owner and resampled by the decoder: the resolution ceiling of segm (its keypoints AP is 1 "
          "by construction)."),
@@ -58,8 +62,13 @@ def _check_flags():
     """Exits with a message naming the flags when their combination cannot run."""
     if not FLAGS.annotations or not FLAGS.images:
         sys.exit("error: --annotations and --images are required")
-    if sum([bool(FLAGS.model_dir), bool(FLAGS.saved_model), FLAGS.oracle]) != 1:
-        sys.exit("error: give exactly one of --model_dir, --saved_model, --oracle")
+    oracle_of_folder = FLAGS.oracle and FLAGS.model_dir and not FLAGS.saved_model
+    if sum([bool(FLAGS.model_dir), bool(FLAGS.saved_model), FLAGS.oracle]) != 1 and not oracle_of_folder:
+        sys.exit("error: give exactly one of --model_dir, --saved_model, --oracle (or --oracle with --model_dir: "
+                 "the oracle in that training folder's geometry and input size)")
+    if oracle_of_folder and (FLAGS.head_report or FLAGS.perfect_heads):
+        sys.exit("error: --oracle with --model_dir reads no weights: --head_report and --perfect_heads need the "
+                 "model alone (--model_dir without --oracle)")
     unknown = sorted(set(FLAGS.perfect_heads) - set(NAMES))
     if unknown:
         sys.exit(f"error: --perfect_heads: unknown output(s) {', '.join(unknown)}; choose from {', '.join(NAMES)}")
@@ -99,7 +108,10 @@ def _runner():
     """The per-image runner of the source the flags name (oracle, training folder or SavedModel), or
     None once the head report has been written instead."""
     if FLAGS.oracle:
-        data_cfg = cf_flags.inference_data_config()
+        try:   # with --model_dir: that folder's geometry and input size (the same targets it trained on)
+            data_cfg = load_run_config(FLAGS.model_dir)[1] if FLAGS.model_dir else cf_flags.inference_data_config()
+        except (FileNotFoundError, CheckpointError) as e:
+            sys.exit(f"error: {e}")
         runner = perfect_assignment_runner if FLAGS.perfect_assignment else oracle_runner
         return runner(data_cfg, cf_flags.decode_config(data_cfg), max_pixels=FLAGS.max_pixels)
     if FLAGS.saved_model:
@@ -124,7 +136,11 @@ def _runner():
 
 
 def _output_dir():
-    return FLAGS.output_dir or os.path.join(FLAGS.model_dir or FLAGS.saved_model or "runs/oracle", "eval")
+    if FLAGS.output_dir:
+        return FLAGS.output_dir
+    if FLAGS.oracle:
+        return os.path.join(FLAGS.model_dir, "oracle_eval") if FLAGS.model_dir else os.path.join("runs", "oracle", "eval")
+    return os.path.join(FLAGS.model_dir or FLAGS.saved_model, "eval")
 
 
 def main(argv):

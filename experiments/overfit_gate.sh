@@ -5,8 +5,9 @@
 #   bash experiments/overfit_gate.sh DIR VARIANT [STEPS=1500] [EXTRA TRAIN FLAGS...]
 # VARIANT: none (the no-augmentation gate), shift (tiny.flags' crop shift alone) or all (all of
 # tiny.flags' augmentation). Writes DIR/train.json (train's summary: recent_losses are the loss terms'
-# means over the last 250 steps), DIR/eval.json (with segm_errors), DIR/head_report.txt and, once, DIR/../gate_data
-# (the images, shared by every run beside DIR) and DIR/../gate_oracle.json. Rerun: training resumes.
+# means over the last 250 steps), DIR/eval.json (with segm_errors), DIR/oracle.json (the oracle in the
+# model's geometry), DIR/head_report.txt and, once, DIR/../gate_data (the images, shared by every run
+# beside DIR). Rerun: training resumes.
 set -euo pipefail
 # one block, read whole before it runs: editing this file cannot change a run already started
 {
@@ -29,18 +30,16 @@ if [ ! -f "$DATA/synth-00000-of-00001.tfrecord" ]; then   # tests/conftest.py ma
     --images="$DATA/set/images" --output="$DATA/synth" --num_shards=1
 fi
 SET=(--annotations="$DATA/set/person_keypoints.json" --images="$DATA/set/images")
-if [ ! -f "$(dirname "$DIR")/gate_oracle.json" ]; then
-  $PY -m cf_tf.evaluate --oracle "${SET[@]}" --input_size=257 --output_dir="$DATA/oracle" | tail -1 \
-    > "$(dirname "$DIR")/gate_oracle.json"
-fi
 mkdir -p "$DIR"
 $PY -m cf_tf.train --flagfile=experiments/tiny.flags --train_records="$DATA/synth-*" --batch_size=4 \
   --input_size=257 --crop_size=257 --train_steps="$STEPS" --checkpoint_every="$STEPS" \
   --model_dir="$DIR" "${AUG[@]}" "$@" | tail -1 > "$DIR/train.json"
 $PY -m cf_tf.evaluate --model_dir="$DIR" "${SET[@]}" --output_dir="$DIR/eval" --segm_errors | tail -1 > "$DIR/eval.json"
+# the oracle of the targets this model trained on (its geometry and input size)
+$PY -m cf_tf.evaluate --oracle --model_dir="$DIR" "${SET[@]}" | tail -1 > "$DIR/oracle.json"
 $PY -m cf_tf.evaluate --model_dir="$DIR" "${SET[@]}" --output_dir="$DIR/eval" --head_report \
   | head -n -1 > "$DIR/head_report.txt"
-$PY - "$DIR/eval.json" "$(dirname "$DIR")/gate_oracle.json" <<'EOF'
+$PY - "$DIR/eval.json" "$DIR/oracle.json" <<'EOF'
 import json, sys
 from cf_tf.segm_errors import format_errors
 model, oracle = (json.load(open(p)) for p in sys.argv[1:])

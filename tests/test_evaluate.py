@@ -254,3 +254,28 @@ def test_head_report_bad_flags_are_clear_errors(source, extra, message):
                            f"--annotations={ann}", f"--images={images}"], cwd=REPO, capture_output=True,
                           text=True, timeout=300)
     assert proc.returncode != 0 and message in proc.stderr
+
+
+def test_oracle_of_a_training_folder_takes_its_geometry_and_input_size(tmp_path):
+    """--oracle --model_dir: the ceiling of the targets that folder trained on (its R and input size from
+    cf_tf_config.json, no weights read), the same as the plain oracle given those settings as flags."""
+    ann, images = SAMPLES["ochuman"]
+    folder = tmp_path / "model"
+    folder.mkdir()
+    config = json.loads((REPO / "models/synthetic_tiny/cf_tf_config.json").read_text())
+    config["geometry"]["radius"] = 16.0
+    (folder / "cf_tf_config.json").write_text(json.dumps(config))
+    common = [sys.executable, "-m", "cf_tf.evaluate", "--oracle", f"--annotations={ann}", f"--images={images}"]
+
+    def scores(*flags):
+        proc = subprocess.run([*common, *flags], cwd=REPO, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        return json.loads(proc.stdout.strip().splitlines()[-1])
+
+    of_folder = scores(f"--model_dir={folder}")
+    assert (folder / "oracle_eval" / "keypoints_results.json").is_file()   # beside, not over, the model's eval/
+    assert of_folder == scores("--disk_radius=16", "--input_size=257", f"--output_dir={tmp_path / 'flags'}")
+    assert of_folder != scores(f"--output_dir={tmp_path / 'default'}")     # R 32 at 641 px scores otherwise
+    proc = subprocess.run([*common, f"--model_dir={folder}", "--disk_radius=8"], cwd=REPO, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode != 0 and "--disk_radius" in proc.stderr

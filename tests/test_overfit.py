@@ -66,13 +66,17 @@ SEEDS = (0, 1)
 # With a 1x1 expansion before the separable convs (--offset_expansion=2) the crop shift reached 0.95 / 0.78
 # and 0.94 / 0.73, all augmentation 0.81 / 0.70, no augmentation 0.99 / 0.89 and 1.01 / 0.90: the crop
 # shift's keypoints floor at its goal (0.90), all augmentation's 0.65 / 0.60, GATE's segm 0.85.
+# With R at the synthetic people's scale (--disk_radius=16, shares against the oracle of that geometry,
+# 0.975 / 0.929 on these images) the crop shift reached 1.00 / 0.76, all augmentation 0.90 / 0.69, no
+# augmentation 1.00 / 0.91 and 1.03 / 0.91: all augmentation's keypoints floor 0.85 (one notch below; past
+# its 0.80 goal), which R 32 (0.81) fails.
 AUGMENTED = {
     "crop shift": ["--scale_min=1", "--scale_max=1", "--max_rotation=0", "--flip_prob=0"],
     "all augmentation": [],
 }
 AUGMENTED_STEPS = {"crop shift": STEPS, "all augmentation": 2 * STEPS}
 AUGMENTED_GATE = {"crop shift": {"keypoints": 0.90, "segm": 0.70},
-                  "all augmentation": {"keypoints": 0.65, "segm": 0.60}}
+                  "all augmentation": {"keypoints": 0.85, "segm": 0.60}}
 AUGMENTED_GOAL = {"crop shift": 0.90, "all augmentation": 0.80}
 
 
@@ -109,8 +113,9 @@ def gate_runs(tmp_path_factory):
         {**{f"seed {seed}": STEPS for seed in SEEDS}, **AUGMENTED_STEPS}
     scoring = {name: _start("cf_tf.evaluate", f"--model_dir={folders[name]}", f"--annotations={ann}",
                             f"--images={images}", f"--output_dir={folders[name]}/eval") for name in runs}
-    scoring["oracle"] = _start("cf_tf.evaluate", "--oracle", f"--annotations={ann}", f"--images={images}",
-                               f"--output_dir={out / 'oracle'}", f"--input_size={SIZE}")
+    # the ceiling of the targets the models trained on: tiny.flags' geometry, the gate's input size
+    scoring["oracle"] = _start("cf_tf.evaluate", "--oracle", f"--model_dir={folders['seed 0']}", f"--annotations={ann}",
+                               f"--images={images}", f"--output_dir={out / 'oracle'}")
     results = {name: _result(proc, "cf_tf.evaluate") for name, proc in scoring.items()}
     assert all(r["images"] == 8 for r in results.values())
     print(f"overfit gates: {json.dumps(results)}")
@@ -135,10 +140,11 @@ def test_tiny_model_fits_its_training_images_under_augmentation(gate_runs, varia
     """A network that fits an image only where it sits learns positions, not people: trained on shifted
     (and scaled, rotated, flipped) crops of the 8 images, it must still find their people."""
     oracle, model = gate_runs["oracle"], gate_runs[variant]
+    goal = AUGMENTED_GOAL[variant]
     for task, floor in AUGMENTED_GATE[variant].items():
-        assert floor <= AUGMENTED_GOAL[variant]
         share = model[task]["AP"] / oracle[task]["AP"]
-        print(f"{variant} gate, {task}: model / oracle AP = {share:.2f}")
+        print(f"{variant} gate, {task}: model / oracle AP = {share:.2f} (goal {goal:.2f})")
+        # a floor past the goal keeps what was reached beyond it
         assert share >= floor, (
             f"{variant}, {task}: the model reaches {model[task]['AP']} AP on the images it trained on, "
-            f"{share:.2f} of the oracle's {oracle[task]['AP']:.3f}; the gate asks for {floor:.2f}")
+            f"{share:.2f} of the oracle's {oracle[task]['AP']:.3f}; the gate asks for {floor:.2f} (goal {goal:.2f})")

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# The recipe table (docs/RESULTS.md, "Recipes at a fixed training time"): each recipe of
+# experiments/tiny.flags trains from scratch for the same wall time on the demo's data, alone on the
+# machine, with its cosine schedule ending at that time, then COCOeval scores it on synthetic val.
+#   bash experiments/recipes.sh [DIR=runs/recipes] [MINUTES=10] [NAME...]
+# Each recipe first trains 500 steps in DIR/NAME/probe; its steps/s between steps 100 and 500 (from
+# the TensorBoard event times, so graph tracing is not counted) times MINUTES sets its --train_steps
+# (a shorter probe missed by up to 15 %: the minutes column says what each recipe really trained).
+# STEPS=N instead of the probe: a recipe whose step costs what tiny.flags' does (R, learning rate,
+# loss weights) trains tiny.flags' own steps, the fairest same time (the probe varies by 20 %).
+# Needs `make tfrecords`. Rerun after an interruption: finished recipes are skipped, an interrupted
+# one resumes. Writes DIR/recipes.tsv: name, flags, steps, training minutes, images/s, keypoints AP,
+# segm AP.
+set -euo pipefail
+{
+cd "$(dirname "$0")/.."
+DIR=${1:-runs/recipes}
+MINUTES=${2:-10}
+shift $(( $# < 2 ? $# : 2 ))
+PY=${PY:-.venv/bin/python}
+VAL=data/synth_val
+# flags added to tiny.flags (R 16 since this table; radius32 is tiny.flags before it)
+declare -A RECIPES=(
+  [base]=""
+  [radius32]="--disk_radius=32"
+  [radius32_lr4e-3]="--disk_radius=32 --learning_rate=4e-3"
+  [radius32_batch16]="--disk_radius=32 --batch_size=16"
+  [radius32_fusion96]="--disk_radius=32 --fusion_width=96"
+  [radius12]="--disk_radius=12"
+  [batch4]="--batch_size=4"
+  [crop129]="--crop_size=129"
+  [lr4e-3]="--learning_rate=4e-3"
+)
+ORDER=(radius32 radius32_lr4e-3 radius32_batch16 radius32_fusion96 base batch4 radius12 crop129 lr4e-3)
+[ $# -gt 0 ] && ORDER=("$@")
+mkdir -p "$DIR"
+touch "$DIR/recipes.tsv"
+for name in "${ORDER[@]}"; do
+  [ -n "${RECIPES[$name]+set}" ] || { echo "unknown recipe $name (known: ${!RECIPES[*]})" >&2; exit 2; }
+  grep -q "^$name	" "$DIR/recipes.tsv" && continue
+  read -r -a extra <<< "${RECIPES[$name]}"
+  run="$DIR/$name"
+  if [ -n "${STEPS:-}" ] && [ ! -f "$run/steps" ]; then mkdir -p "$run"; echo "$STEPS" > "$run/steps"; fi
+  if [ ! -f "$run/steps" ]; then
+    $PY -m cf_tf.train --flagfile=experiments/tiny.flags --model_dir="$run/probe" "${extra[@]}" \
+      --train_steps=500 --summary_every=25 --checkpoint_every=100000 --image_summary_every=100000 > /dev/null
+    $PY - "$run/probe/train" "$MINUTES" > "$run.steps" <<'EOF'
+import glob, sys
+import tensorflow as tf
+wall = {}
+for path in glob.glob(sys.argv[1] + "/events.*"):
+    for event in tf.compat.v1.train.summary_iterator(path):
+        if any(v.tag == "loss/total" for v in event.summary.value):
+            wall[event.step] = event.wall_time
+rate = (500 - 100) / (wall[500] - wall[100])
+print(int(rate * 60 * float(sys.argv[2])))
+EOF
+    mv "$run.steps" "$run/steps"
+  fi
+  steps=$(cat "$run/steps")
+  $PY -m cf_tf.train --flagfile=experiments/tiny.flags --model_dir="$run/model" "${extra[@]}" \
+    --train_steps="$steps" | tail -1 > "$run/train.json"
+  line=$($PY -m cf_tf.evaluate --model_dir="$run/model" --annotations=$VAL/person_keypoints.json \
+    --images=$VAL/images --output_dir="$run/eval" | tail -1)
+  # training minutes from its steps/s (a resumed run: the last part's rate)
+  $PY - "$name" "${RECIPES[$name]:-tiny.flags}" "$run" "$line" >> "$DIR/recipes.tsv" <<'EOF'
+import json, sys
+name, flags, run, line = sys.argv[1:]
+t, e = json.load(open(run + "/train.json")), json.loads(line)
+batch = json.load(open(run + "/model/cf_tf_config.json"))["stream"]["batch_size"]
+rate = t["steps_per_s"]
+print(name, flags, t["step"], f"{t['step'] / rate / 60:.1f}", f"{rate * batch:.1f}", e["keypoints"]["AP"],
+      e["segm"]["AP"], sep="\t")
+EOF
+done
+column -t -s $'\t' "$DIR/recipes.tsv"
+exit
+}
