@@ -15,9 +15,9 @@ to --output_dir, prints the standard COCOeval tables and ends with one JSON line
 --oracle builds targets from the ground truth with the training code (no augmentation, the inference
 resize), turns them into perfect network outputs and decodes them with the same decoder: the
 ceiling of representation + decoder; with --model_dir it takes that training folder's geometry and
-input size (the ceiling of the model it trained). --perfect_assignment outputs the ground-truth people instead,
-every seg cell with its true owner, through the decoder's mask resampling: the ceiling of segm set by
-the seg grid alone. --perfect_heads does the same for some outputs of a trained
+input size (the ceiling of the model it trained). --perfect_assignment outputs the ground-truth
+people instead, every seg cell with its true owner, through the decoder's mask resampling: the
+ceiling of segm set by the seg grid alone. --perfect_heads does the same for some outputs of a trained
 model only: how much each head costs it. --head_report scores each raw output against its target
 (cf_tf/head_report.py) and writes head_report.json instead of decoding. --segm_errors adds to the
 summary where the masks lose: each person's area split into background drawn in, a neighbour drawn

@@ -20,7 +20,7 @@ import time
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 PICTURE = "../shared/data/coco_sample/images/000000000790.jpg"
-# README placeholder -> what the walkthrough passes (longest first, so "DIR/images" goes before "DIR")
+# README placeholder -> what the walkthrough passes (each key names its flag, so no key is part of another)
 PLACEHOLDERS = {
     "A.json": "../shared/data/coco_sample/person_keypoints.json",
     "--images=DIR": "--images=../shared/data/coco_sample/images",

@@ -4,10 +4,10 @@
 # machine, with its cosine schedule ending at that time, then COCOeval scores it on synthetic val.
 #   bash experiments/recipes.sh [DIR=runs/recipes] [MINUTES=10] [NAME...]
 # Each recipe first trains 500 steps in DIR/NAME/probe; its steps/s between steps 100 and 500 (from
-# the TensorBoard event times, so graph tracing is not counted) times MINUTES sets its --train_steps
-# (a shorter probe missed by up to 15 %: the minutes column says what each recipe really trained).
-# STEPS=N instead of the probe: a recipe whose step costs what tiny.flags' does (R, learning rate,
-# loss weights) trains tiny.flags' own steps, the fairest same time (the probe varies by 20 %).
+# the TensorBoard event times, so graph tracing is not counted) times MINUTES sets its --train_steps.
+# The probe's rate varies by up to 20 %: the minutes column says what each recipe really trained, and
+# STEPS=N replaces the probe for a recipe whose step costs what tiny.flags' does (R, learning rate,
+# loss weights), which then trains tiny.flags' own steps, the fairest same time.
 # Needs `make tfrecords`. Rerun after an interruption: finished recipes are skipped, an interrupted
 # one resumes. Writes DIR/recipes.tsv: name, flags, steps, training minutes, images/s, keypoints AP,
 # segm AP.
