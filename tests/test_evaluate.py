@@ -233,13 +233,16 @@ def test_segm_errors_split_each_persons_area_by_what_its_mask_got_wrong():
     assert errors["in_no_mask"] == pytest.approx(0.15)
     assert errors["in_another_mask"] == pytest.approx(0.05)
     assert errors["median_iou"] == pytest.approx((100 / 155 + 60 / 100) / 2)
+    # the SFM's 50 px over the outlines: A's right column and bottom row, B's left column and bottom
+    # row, 19 px each (the image's border is no outline)
+    assert errors["outline_px"] == pytest.approx(50 / 38)
     # nothing predicted: every person's area is in no mask
     assert segm_errors.segm_errors(gt, [], [1])["in_no_mask"] == pytest.approx(1.0)
     # an image with nobody in it: nothing to score, said so, not a share of zero
     gt.dataset["images"].append({"id": 2, "width": 20, "height": 20})
     gt.createIndex()
     empty = segm_errors.segm_errors(gt, results, [2])
-    assert empty["people"] == 0 and empty["in_no_mask"] is None
+    assert empty["people"] == 0 and empty["in_no_mask"] is None and empty["outline_px"] is None
     assert "no person" in segm_errors.format_errors(empty)
 
 
