@@ -2,10 +2,11 @@
 # One overfit-gate model by hand (tests/test_overfit.py trains all of them at once): the tiny model
 # trains on the gate's 8 synthetic images with the augmentation VARIANT, then COCOeval and the head
 # report score it on those images as they are. For one hypothesis at a time, before and after.
-#   bash experiments/overfit_gate.sh DIR VARIANT [STEPS=1500] [EXTRA TRAIN FLAGS...]
+#   bash experiments/overfit_gate.sh DIR VARIANT [STEPS] [EXTRA TRAIN FLAGS...]
 # VARIANT: none (the no-augmentation gate), shift (tiny.flags' crop shift alone) or all (all of
-# tiny.flags' augmentation). Writes DIR/train.json (train's summary: recent_losses are the loss terms'
-# means over the last 250 steps), DIR/eval.json (with segm_errors), DIR/oracle.json (the oracle in the
+# tiny.flags' augmentation). STEPS: the test's unless given, 1500 for none, 3000 for shift and all.
+# Writes DIR/train.json (train's summary: recent_losses are the loss terms' means over the last 250
+# steps), DIR/eval.json (with segm_errors), DIR/oracle.json (the oracle in the
 # model's geometry), DIR/head_report.txt and, once, DIR/../gate_data (the images, shared by every run
 # beside DIR). Rerun: training resumes.
 set -euo pipefail
@@ -14,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DIR=$1
 VARIANT=$2
-STEPS=${3:-1500}
+STEPS=${3:-}
 shift $(( $# < 3 ? $# : 3 ))
 PY=${PY:-.venv/bin/python}
 DATA=$(dirname "$DIR")/gate_data
@@ -24,6 +25,7 @@ case $VARIANT in
   all) AUG=() ;;
   *) echo "VARIANT must be none, shift or all (got $VARIANT)" >&2; exit 2 ;;
 esac
+[ -n "$STEPS" ] || STEPS=$([ "$VARIANT" = none ] && echo 1500 || echo 3000)   # tests/test_overfit.py's
 if [ ! -f "$DATA/synth-00000-of-00001.tfrecord" ]; then   # tests/conftest.py make_synth(num_images=8, seed=11)
   $PY -m data_prep.synth --output="$DATA/set" --num_images=8 --seed=11 --size=256
   $PY -m data_prep.coco_to_tfrecord --annotations="$DATA/set/person_keypoints.json" \

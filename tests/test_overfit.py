@@ -6,7 +6,7 @@ with no augmentation at all (scale 1, no rotation, no flip, no crop shift), then
 scored with COCOeval on those same images, next to the oracle (ground truth -> targets -> decoder)
 on them. A network that cannot fit 8 images it has seen 750 times each has a bug or a design flaw;
 every change to targets, model, losses or the training loop must keep this test passing. The same
-training with tiny.flags' crop shift, and with all of its augmentation (3000 steps: AUGMENTED_STEPS),
+training with tiny.flags' crop shift, and with all of its augmentation (each 3000 steps: AUGMENTED_STEPS),
 must fit them too: a network that fits an image only where it sits learns positions, not people.
 
 GATE is a ratchet: the share of the oracle's AP the gate asserts, raised to the best level reached
@@ -70,12 +70,17 @@ SEEDS = (0, 1)
 # 0.975 / 0.929 on these images) the crop shift reached 1.00 / 0.76, all augmentation 0.90 / 0.69, no
 # augmentation 1.00 / 0.91 and 1.03 / 0.91: all augmentation's keypoints floor 0.85 (one notch below; past
 # its 0.80 goal), which R 32 (0.81) fails.
+# The crop shift trains 3000 steps too: at 1500 its masks had not fitted the stream (SFM training loss
+# 0.0500, 0.0448 at 3000; their outline 0.77 px off, 0.55 at 3000), so its segm share (0.76) measured how
+# fast the SFM fits, not whether it can fit content under a shift. At 3000 it reached 1.03 / 0.87:
+# floors 0.95 / 0.80, one notch below each. Cost: about 5 more minutes of CI (1500 more steps of the
+# 9000 now trained, four models at once); the no-augmentation gate keeps its two seeds.
 AUGMENTED = {
     "crop shift": ["--scale_min=1", "--scale_max=1", "--max_rotation=0", "--flip_prob=0"],
     "all augmentation": [],
 }
-AUGMENTED_STEPS = {"crop shift": STEPS, "all augmentation": 2 * STEPS}
-AUGMENTED_GATE = {"crop shift": {"keypoints": 0.90, "segm": 0.70},
+AUGMENTED_STEPS = {"crop shift": 2 * STEPS, "all augmentation": 2 * STEPS}
+AUGMENTED_GATE = {"crop shift": {"keypoints": 0.95, "segm": 0.80},
                   "all augmentation": {"keypoints": 0.85, "segm": 0.60}}
 AUGMENTED_GOAL = {"crop shift": 0.90, "all augmentation": 0.80}
 
