@@ -89,13 +89,23 @@ def replaceable_export(output, flag="--output"):
             raise OutputPathError(f"{flag}={output} holds a training folder: --overwrite never replaces one")
 
 
-def _umask_file_mode():
+def _umask():
     mask = os.umask(0)
     os.umask(mask)
-    return 0o666 & ~mask
+    return mask
 
 
-_FILE_MODE = _umask_file_mode()
+_FILE_MODE = 0o666 & ~_umask()
+_DIR_MODE = 0o777 & ~_umask()
+
+
+def staging_folder(parent, prefix):
+    """A new hidden folder in `parent` to build an output in before renaming it into place, with the
+    mode a folder made by hand gets: mkdtemp's 0700 would make every renamed output (a SavedModel for
+    TF Serving under another user, a kept model) private to its writer."""
+    tmp = tempfile.mkdtemp(prefix=prefix, dir=parent)
+    os.chmod(tmp, _DIR_MODE)
+    return tmp
 
 
 @contextlib.contextmanager

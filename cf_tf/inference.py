@@ -8,7 +8,6 @@ resampling depends on the original size).
 
 import dataclasses
 import os
-import tempfile
 
 import tensorflow as tf
 
@@ -78,7 +77,7 @@ def keep_model(model_dir, output):
     step = int(cf_config.latest_checkpoint(os.path.join(model_dir, CHECKPOINTS)).rsplit("-", 1)[1])
     parent = os.path.dirname(output)
     os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=".keep-", dir=parent)
+    tmp = files.staging_folder(parent, ".keep-")
     try:
         cf_config.save_run_config(tmp, model_cfg, data_cfg)
         tf.train.CheckpointManager(tf.train.Checkpoint(model=model), os.path.join(tmp, CHECKPOINTS),

@@ -78,7 +78,7 @@ def export(predictor, output, overwrite=False, source=None):
     with files.path_lock(output, "export"):
         check_output(output, overwrite)
         module = ServingModule(predictor)
-        tmp = tempfile.mkdtemp(prefix=".export-", dir=parent)
+        tmp = files.staging_folder(parent, ".export-")
         old = None
         try:
             tf.saved_model.save(module, tmp, signatures={

@@ -395,6 +395,8 @@ def test_keep_writes_a_model_folder_of_the_weights_alone_that_predicts_the_same(
     assert proc.returncode == 0, proc.stderr[-2000:]
     kept = tmp_path / "kept"
     assert sorted(os.listdir(kept)) == ["cf_tf_config.json", "checkpoints"]
+    # as open as a folder made by hand, as is the SavedModel (a staging folder's 0700 was not)
+    assert os.stat(kept).st_mode & 0o777 == os.stat(root / "sm").st_mode & 0o777 == files._DIR_MODE
     assert sorted(os.listdir(kept / "checkpoints")) == ["checkpoint", "ckpt-3.data-00000-of-00001", "ckpt-3.index"]
 
     def size(folder, step):

@@ -28,6 +28,14 @@ def test_written_files_are_as_readable_as_the_umask_allows(tmp_path):
     assert (tmp_path / "a.json").stat().st_mode & 0o777 == files._FILE_MODE == 0o666 & ~old
 
 
+def test_staging_folders_are_as_open_as_the_umask_allows(tmp_path):
+    """keep and export build their folder in a mkdtemp and rename it into place: its 0700 became the
+    mode of every SavedModel and kept model, which TF Serving under another user could not read."""
+    folder = files.staging_folder(str(tmp_path), ".x-")
+    assert os.path.dirname(folder) == str(tmp_path) and os.path.basename(folder).startswith(".x-")
+    assert os.stat(folder).st_mode & 0o777 == files._DIR_MODE == 0o777 & ~files._umask()
+
+
 def test_output_folder_refuses_files_and_paths_under_them(tmp_path):
     f = tmp_path / "f"
     f.write_text("x")
