@@ -77,7 +77,9 @@ def test_two_replicas_give_the_same_loss_as_one_device(batch):
 
 
 def test_two_replicas_apply_the_same_gradient_as_one_device(batch):
-    """With plain SGD the update is linear in the gradient, so a wrong replica sum would show."""
+    """With plain SGD the update is linear in the gradient, so a wrong replica sum would show. Two
+    steps: each residual branch's last BatchNorm scale starts at zero (cf_tf/model/blocks.py), so the
+    first step leaves the branches' other weights where they are; the second moves them."""
     images, targets = batch
     (one, model1, _), (two, model2, _) = _replica_pair(3)
     with one.scope():
@@ -87,8 +89,11 @@ def test_two_replicas_apply_the_same_gradient_as_one_device(batch):
         sgd2 = keras.optimizers.SGD(0.05)
         sgd2.build(model2.trainable_variables)
     before = [v.numpy() for v in model1.trainable_variables]
-    training.make_train_step(model1, sgd1, one, losses.LossWeights())(images, targets)
-    training.make_train_step(model2, sgd2, two, losses.LossWeights())(*_distributed(two, images, targets))
+    step1 = training.make_train_step(model1, sgd1, one, losses.LossWeights())
+    step2 = training.make_train_step(model2, sgd2, two, losses.LossWeights())
+    for _ in range(2):
+        step1(images, targets)
+        step2(*_distributed(two, images, targets))
     moved = 0
     for v0, v1, v2 in zip(before, model1.trainable_variables, model2.trainable_variables):
         d1, d2 = v1.numpy() - v0, v2.numpy() - v0

@@ -8,10 +8,11 @@ from keras import layers
 from cf_tf.constants import UPSAMPLING
 
 
-def batch_norm(name):
+def batch_norm(name, gamma="ones"):
     """BatchNorm whose statistics are synchronised over replicas, so a batch split over devices
-    trains exactly like the whole batch on one device (small per-device batches, paper: 4)."""
-    return layers.BatchNormalization(synchronized=True, name=name)
+    trains exactly like the whole batch on one device (small per-device batches, paper: 4).
+    `gamma`: the initializer of its scale."""
+    return layers.BatchNormalization(synchronized=True, gamma_initializer=gamma, name=name)
 
 
 def bottleneck(x, filters, stride=1, name="unit", antialias=False):
@@ -22,6 +23,9 @@ def bottleneck(x, filters, stride=1, name="unit", antialias=False):
     With `antialias` a strided unit first low-passes its input (BlurPool, Zhang 2019) and then runs
     at stride 1: a 1x1 convolution with stride 2 reads one cell in four, so a shift of the image by
     less than a cell changed what every coarser cell saw (docs/RESULTS.md, "Learning under augmentation").
+    The last BatchNorm's scale starts at zero (Goyal et al. 2017), so each unit starts as its
+    shortcut and a deep stack trains as a shallow one first: the augmented overfit gates fitted
+    faster with it (docs/RESULTS.md, "Zero-initialised residual branches").
     """
     out_ch = 4 * filters
     if antialias and stride != 1:
@@ -37,7 +41,7 @@ def bottleneck(x, filters, stride=1, name="unit", antialias=False):
     y = batch_norm(f"{name}_bn2")(y)
     y = layers.ReLU(name=f"{name}_relu2")(y)
     y = layers.Conv2D(out_ch, 1, use_bias=False, name=f"{name}_1x1b")(y)
-    y = batch_norm(f"{name}_bn3")(y)
+    y = batch_norm(f"{name}_bn3", gamma="zeros")(y)
     return layers.ReLU(name=f"{name}_out")(layers.Add(name=f"{name}_add")([shortcut, y]))
 
 
