@@ -12,7 +12,31 @@ def batch_norm(name, gamma="ones"):
     """BatchNorm whose statistics are synchronised over replicas, so a batch split over devices
     trains exactly like the whole batch on one device (small per-device batches, paper: 4).
     `gamma`: the initializer of its scale."""
-    return layers.BatchNormalization(synchronized=True, gamma_initializer=gamma, name=name)
+    return BatchNorm(synchronized=True, gamma_initializer=gamma, name=name)
+
+
+@keras.saving.register_keras_serializable(package="cf_tf")
+class BatchNorm(layers.BatchNormalization):
+    """Keras' BatchNormalization, trained through TensorFlow's fused kernel where one replica holds the
+    whole batch. Keras 3 computes batch statistics op by op (moments, then scale and shift, and their
+    gradients), where the fused kernel does the same in one pass: the demo's training step 16 % faster
+    on this CPU (docs/RESULTS.md, "Fused batch normalisation"). The same weights, statistics
+    and results (channels last, as batch_norm makes it); inference, mixed precision and several
+    replicas take Keras' own path."""
+
+    def call(self, inputs, training=None, mask=None):
+        context = tf.distribute.get_replica_context()
+        if (not (training and self.trainable) or mask is not None or inputs.dtype != tf.float32
+                or (context and context.num_replicas_in_sync > 1)):
+            return super().call(inputs, training=training, mask=mask)
+        y, mean, variance = tf.compat.v1.nn.fused_batch_norm(inputs, self.gamma, self.beta, epsilon=self.epsilon,
+                                                             is_training=True)
+        # the kernel returns the batch variance with Bessel's correction; Keras' moving variance has none
+        count = tf.cast(tf.size(inputs) // tf.shape(inputs)[-1], variance.dtype)
+        variance = variance * (count - 1.0) / count
+        self.moving_mean.assign(self.moving_mean * self.momentum + mean * (1.0 - self.momentum))
+        self.moving_variance.assign(self.moving_variance * self.momentum + variance * (1.0 - self.momentum))
+        return y
 
 
 def bottleneck(x, filters, stride=1, name="unit", antialias=False):
