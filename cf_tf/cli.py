@@ -1,6 +1,7 @@
 """What every command-line tool of cf_tf and data_prep shares: absl's app.run, quieter, and Ctrl-C."""
 
 import contextlib
+import os
 import signal
 import sys
 
@@ -25,11 +26,21 @@ def exit_on_interrupt(message, own_errors=()):
     """Ctrl-C (SIGINT) or SIGTERM (`kill`, a job scheduler, the end of a session) inside the block
     exits with status 1 and `message`, whatever the KeyboardInterrupt raised for either became: landing
     in TensorFlow's tracing it can resurface as an unrelated error. Both go the same way, so a stopped
-    command cleans up (training saves its step) however it was stopped. The block's own one-line exits
-    (SystemExit) and `own_errors` (which already say what happened) pass through."""
-    seen = []
+    command cleans up (training saves its step) however it was stopped; what the unwinding prints is muted.
+    The block's own one-line exits (SystemExit) and `own_errors` (which already say what happened) pass
+    through, printed after the block."""
+    seen, stderr = [], []
 
     def handler(signum, frame):
+        if not seen:
+            # What unwinds after the interrupt may print a traceback itself: TensorFlow's C++ prints the
+            # error of a Python callback it was in (a SystemError) before re-raising. The command's one
+            # line says what happened, so stderr is muted from here to the end of the block.
+            sys.stderr.flush()
+            stderr.append(os.dup(2))
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 2)
+            os.close(devnull)
         seen.append(signum)
         raise KeyboardInterrupt
 
@@ -50,6 +61,10 @@ def exit_on_interrupt(message, own_errors=()):
     finally:
         for sig, was in previous.items():
             signal.signal(sig, was)
+        if stderr:
+            sys.stderr.flush()
+            os.dup2(stderr[0], 2)
+            os.close(stderr[0])
 
 
 def output_folder(path, flag):

@@ -82,3 +82,23 @@ def test_ctrl_c_while_scoring_is_one_line_and_writes_no_results(tmp_path):
     assert proc.returncode == 1 and "Traceback" not in text, text[-2000:]
     assert text.strip().splitlines()[-1] == f"interrupted: no results written to {out}"
     assert not out.exists() or os.listdir(out) == []
+
+
+def test_what_tensorflow_prints_while_an_interrupt_unwinds_is_not_shown(tmp_path):
+    """Ctrl-C landing in a Python callback of TensorFlow's C++ (tf.nest's flatten, in export): the C++
+    printed that callback's error, a traceback, before the command's one line (CI, stop 39). Here the
+    block prints a traceback after the interrupt, as that C++ did, then fails with another error."""
+    script = (
+        "import os, signal, sys, traceback\n"
+        "from cf_tf import cli\n"
+        "print('before', file=sys.stderr)\n"
+        "with cli.exit_on_interrupt('interrupted: nothing written to X'):\n"
+        "    try:\n"
+        "        os.kill(os.getpid(), signal.SIGINT)\n"
+        "    except KeyboardInterrupt:\n"
+        "        traceback.print_exc()\n"
+        "        raise SystemError('returned a result with an exception set')\n")
+    proc = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=60,
+                          preexec_fn=interruptible)
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr.splitlines() == ["before", "interrupted: nothing written to X"], proc.stderr
