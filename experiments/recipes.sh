@@ -30,8 +30,10 @@ declare -A RECIPES=(
   [batch4]="--batch_size=4"
   [crop129]="--crop_size=129"
   [lr4e-3]="--learning_rate=4e-3"
+  [crop257_batch4]="--crop_size=257 --batch_size=4"
 )
-ORDER=(radius32 radius32_lr4e-3 radius32_batch16 radius32_fusion96 base batch4 radius12 crop129 lr4e-3)
+ORDER=(radius32 radius32_lr4e-3 radius32_batch16 radius32_fusion96 base batch4 radius12 crop129 lr4e-3
+       crop257_batch4)
 [ $# -gt 0 ] && ORDER=("$@")
 mkdir -p "$DIR"
 touch "$DIR/recipes.tsv"
