@@ -114,6 +114,7 @@ class TrainConfig:
     image_summary_every: int = 500
     shuffle_buffer: int = 256
     seed: int = 0
+    init_from: str = ""           # a model folder whose weights a new run starts from ("": initialisers)
 
     def __post_init__(self):
         if not self.learning_rate > 0:

@@ -84,6 +84,9 @@ TRAINING = MODEL_DIR + SEED + (
     flag("integer", "image_summary_every", _T.image_summary_every,
        "TensorBoard images of predicted vs target maps every this many steps."),
     flag("integer", "shuffle_buffer", _T.shuffle_buffer, "Examples in the tf.data shuffle buffer."),
+    flag("string", "init_from", _T.init_from, "A training or kept model folder of the same network: a new run "
+       "starts from the weights of its latest checkpoint, with a new optimizer and schedule from step 0 (a run "
+       "that resumes from its own checkpoint ignores it)."),
 )
 _DECODE_HELP = {
     "hough_stride": "Hough map cell size, input pixels.",
@@ -192,7 +195,8 @@ def train_config():
     return _config(TrainConfig, **{name: getattr(FLAGS, name) for name in
                                    ("train_steps", "batch_size", "learning_rate", "lr_schedule", "warmup_steps",
                                     "mixed_precision", "jit_compile", "checkpoint_every", "keep_checkpoints",
-                                    "summary_every", "image_summary_every", "shuffle_buffer", "seed")})
+                                    "summary_every", "image_summary_every", "shuffle_buffer", "seed",
+                                    "init_from")})
 
 
 def decode_config(data_cfg):

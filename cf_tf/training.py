@@ -28,6 +28,7 @@ from cf_tf import losses
 from cf_tf.constants import CHECKPOINTS
 from cf_tf.data import pipeline, schema
 from cf_tf.errors import op_error_reason
+from cf_tf.inference import restore_model
 from cf_tf.model import backbones
 from cf_tf.model.centerfocus import build_model
 from cf_tf.outputs import OUTPUTS
@@ -150,6 +151,21 @@ def restore_or_init(latest, checkpoint):
                             f"({type(e).__name__}: {str(e).splitlines()[0][:300]}); train into "
                             f"another --model_dir") from None
     return latest
+
+
+def init_weights(model, model_cfg, source):
+    """Sets the weights of `model` (built as model_cfg) to those of the latest checkpoint in `source`, a
+    training or kept model folder of the same network (backbone weights aside: the checkpoint holds
+    them all); returns that checkpoint's path. A warm start: the optimizer is not taken."""
+    try:
+        trained, source_cfg, _ = restore_model(source)
+    except (FileNotFoundError, cf_config.CheckpointError) as e:
+        raise TrainingError(f"--init_from={source}: {e}") from None
+    if dataclasses.replace(source_cfg, backbone_weights=model_cfg.backbone_weights) != model_cfg:
+        raise TrainingError(f"--init_from={source} holds a model built as {source_cfg}, but the flags ask for "
+                            f"{model_cfg}")
+    model.set_weights(trained.get_weights())
+    return cf_config.latest_checkpoint(os.path.join(source, CHECKPOINTS))
 
 
 def distributed_input(strategy, records, data_cfg, train_cfg, repeat=True):
@@ -307,6 +323,9 @@ def _start(model_dir, records, data_cfg, model_cfg, train_cfg, strategy, log, ck
     # a data position saved for other records or batches does not fit this stream: model and optimizer only
     restored = restore_or_init(latest, tf.train.Checkpoint(model=model, optimizer=optimizer) if changed and state
                                else checkpoint)
+    if not restored and train_cfg.init_from:
+        log(f"started from the weights of {init_weights(model, model_cfg, train_cfg.init_from)} (warm start: "
+            f"a new optimizer and schedule)")
     start = int(optimizer.iterations.numpy())
     batches = _batches(iterator, records)
     first = next(batches) if start < train_cfg.train_steps else None

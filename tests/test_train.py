@@ -137,6 +137,41 @@ def test_resume_continues_from_the_saved_step_and_weights(synth_data, tmp_path):
     assert logged == pytest.approx(expected, rel=1e-5)
 
 
+def test_a_warm_start_takes_the_weights_of_another_folder_and_a_new_schedule(synth_data, tmp_path):
+    """--init_from: the weights of a trained (or kept) folder, the optimizer and schedule from step 0; a
+    run that resumes from its own checkpoint ignores it; another network is refused, naming both."""
+    _, _, pattern = synth_data
+    cfg = TrainConfig(train_steps=3, batch_size=2, learning_rate=1e-3, checkpoint_every=100)
+    source = tmp_path / "source"
+    training.train(str(source), pattern, DATA, TINY, cfg, strategy=_single_device(), log=lambda m: None)
+    _, trained = _weights(str(source))
+
+    keras.utils.set_random_seed(5)
+    model, _ = training.build(TINY, cfg, _single_device())
+    assert any(not np.array_equal(a, b) for a, b in zip(model.get_weights(), trained))
+    assert training.init_weights(model, TINY, str(source)).endswith("ckpt-3")
+    assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), trained))
+
+    warm, logs = tmp_path / "warm", []
+    warm_cfg = TrainConfig(**{**cfg.__dict__, "train_steps": 2, "init_from": str(source)})
+    result = training.train(str(warm), pattern, DATA, TINY, warm_cfg, strategy=_single_device(), log=logs.append)
+    assert result["step"] == 2 and any("started from the weights of" in m and "ckpt-3" in m for m in logs)
+    logs.clear()
+    training.train(str(warm), pattern, DATA, TINY, TrainConfig(**{**warm_cfg.__dict__, "train_steps": 4}),
+                   strategy=_single_device(), log=logs.append)
+    assert any("resumed" in m and "step 2" in m for m in logs) and not any("started from" in m for m in logs)
+
+    other = TrainConfig(**{**warm_cfg.__dict__, "init_from": str(source)})
+    wider = ModelConfig(backbone="resnet_tiny", fusion_width=16, head_units=1)
+    with pytest.raises(training.TrainingError, match="--init_from=.*fusion_width=32.*fusion_width=16"):
+        training.train(str(tmp_path / "wider"), pattern, DATA, wider, other, strategy=_single_device(), log=print)
+    assert not (tmp_path / "wider").exists()   # refused before anything was written
+    with pytest.raises(training.TrainingError, match="--init_from=.*no checkpoint|--init_from=.*not found"):
+        training.train(str(tmp_path / "none"), pattern, DATA, TINY,
+                       TrainConfig(**{**cfg.__dict__, "init_from": str(tmp_path / "missing")}),
+                       strategy=_single_device(), log=print)
+
+
 def _scalars(folder, tag):
     """{step: value} of one TensorBoard scalar in the event files of `folder`."""
     from tensorflow.core.util import event_pb2
