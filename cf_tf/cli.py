@@ -32,16 +32,16 @@ def exit_on_interrupt(message, own_errors=()):
     seen, stderr = [], []
 
     def handler(signum, frame):
-        if not seen:
+        seen.append(signum)
+        if not stderr:
             # What unwinds after the interrupt may print a traceback itself: TensorFlow's C++ prints the
             # error of a Python callback it was in (a SystemError) before re-raising. The command's one
-            # line says what happened, so stderr is muted from here to the end of the block.
-            sys.stderr.flush()
+            # line says what happened, so stderr is muted from here to the end of the block. At the file
+            # descriptor, with no flush: sys.stderr may be in the middle of a write (a progress bar).
             stderr.append(os.dup(2))
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, 2)
             os.close(devnull)
-        seen.append(signum)
         raise KeyboardInterrupt
 
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
