@@ -3,7 +3,8 @@ r"""A trained model to keep or share: a training folder's latest weights without
   python -m cf_tf.keep --model_dir=runs/curve --output=models/synthetic_tiny
 
 --output is a new model folder (cf_tf_config.json + checkpoints/ with the model weights alone) that
-evaluate, export and predict take as --model_dir; it cannot resume training (no optimizer state).
+evaluate, export and predict take as --model_dir; it cannot resume training (no optimizer state), but a
+new run can start from its weights (`python -m cf_tf.train --init_from=...`).
 """
 
 import sys
