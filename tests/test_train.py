@@ -161,10 +161,9 @@ def test_a_warm_start_takes_the_weights_of_another_folder_and_a_new_schedule(syn
                    strategy=_single_device(), log=logs.append)
     assert any("resumed" in m and "step 2" in m for m in logs) and not any("started from" in m for m in logs)
 
-    other = TrainConfig(**{**warm_cfg.__dict__, "init_from": str(source)})
     wider = ModelConfig(backbone="resnet_tiny", fusion_width=16, head_units=1)
     with pytest.raises(training.TrainingError, match="--init_from=.*fusion_width=32.*fusion_width=16"):
-        training.train(str(tmp_path / "wider"), pattern, DATA, wider, other, strategy=_single_device(), log=print)
+        training.train(str(tmp_path / "wider"), pattern, DATA, wider, warm_cfg, strategy=_single_device(), log=print)
     assert not (tmp_path / "wider").exists()   # refused before anything was written
     with pytest.raises(training.TrainingError, match="--init_from=.*no checkpoint|--init_from=.*not found"):
         training.train(str(tmp_path / "none"), pattern, DATA, TINY,
