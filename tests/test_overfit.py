@@ -79,12 +79,16 @@ SEEDS = (0, 1)
 # shift reached 1.01 / 0.92 and all augmentation 0.94 / 0.78 and 0.93 / 0.77 (two runs), no augmentation
 # 1.01 / 0.91 and 1.00 / 0.88: the crop shift's segm floor at its goal (0.90), all augmentation's 0.90 /
 # 0.70 (segm one notch below: 0.77-0.78 is within one person of 0.75).
+# That crop-shift segm floor broke the rule above: 0.92 is within one person of 0.90. With BatchNorm
+# through the fused kernel (the same math, other float rounding) the same code reached 0.91 once and
+# 0.89 twice (0.8268 AP, on this machine and in CI to the last digit), and CI failed on it: the floor
+# is one notch below (0.85) until a share clear of 0.90 by a person is reached.
 AUGMENTED = {
     "crop shift": ["--scale_min=1", "--scale_max=1", "--max_rotation=0", "--flip_prob=0"],
     "all augmentation": [],
 }
 AUGMENTED_STEPS = {"crop shift": 2 * STEPS, "all augmentation": 2 * STEPS}
-AUGMENTED_GATE = {"crop shift": {"keypoints": 0.95, "segm": 0.90},
+AUGMENTED_GATE = {"crop shift": {"keypoints": 0.95, "segm": 0.85},
                   "all augmentation": {"keypoints": 0.90, "segm": 0.70}}
 AUGMENTED_GOAL = {"crop shift": 0.90, "all augmentation": 0.80}
 
