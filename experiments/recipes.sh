@@ -31,9 +31,13 @@ declare -A RECIPES=(
   [crop129]="--crop_size=129"
   [lr4e-3]="--learning_rate=4e-3"
   [crop257_batch4]="--crop_size=257 --batch_size=4"
+  [fusion128]="--fusion_width=128"
+  [head2]="--head_units=2"
+  [fusion128_head2]="--fusion_width=128 --head_units=2"
+  [small]="--backbone=resnet_small"
 )
 ORDER=(radius32 radius32_lr4e-3 radius32_batch16 radius32_fusion96 base batch4 radius12 crop129 lr4e-3
-       crop257_batch4)
+       crop257_batch4 fusion128 head2 fusion128_head2 small)
 [ $# -gt 0 ] && ORDER=("$@")
 mkdir -p "$DIR"
 touch "$DIR/recipes.tsv"

@@ -123,6 +123,17 @@ def test_a_registered_backbone_builds_a_model_by_name():
     assert model.get_layer("plain_c5") is not None
 
 
+@pytest.mark.parametrize("name,channels", [("resnet_tiny", (64, 128, 192, 256)),
+                                           ("resnet_small", (64, 128, 256, 512))])
+def test_small_backbones_give_c2_to_c5_at_strides_4_to_32(name, channels):
+    """resnet_small is resnet_tiny with the coarse stages twice as wide (4 x the bottleneck filters)."""
+    import keras
+
+    image = keras.Input((128, 96, 3))
+    features = backbones.get(name).features(image, None, antialias=True, antialias_stem=True)
+    assert [tuple(f.shape[1:]) for f in features] == [(128 // s, 96 // s, c) for s, c in zip((4, 8, 16, 32), channels)]
+
+
 def test_linear_upsampling_continues_a_ramp_and_nearest_repeats_cells():
     """The fusion's x2 on the cell-centre grid: coarse cell j sits on fine cell 2j (docs/RESULTS.md, "Learning
     under augmentation": a ramp stays a ramp, which blocks of repeated cells are not)."""

@@ -1,7 +1,9 @@
 """Backbones returning the C2..C5 feature maps (strides 4, 8, 16, 32), by name from a registry.
 
 resnet50 / resnet101 / resnet152 come from keras.applications (the paper uses ResNet); resnet_tiny
-is a small network of the same bottleneck units for CPU tests and the demo. Adding a backbone is one
+is a small network of the same bottleneck units for CPU tests and the demo, and resnet_small the same
+with twice the channels and more units at strides 16 and 32 (2.6 times the parameters for about 10 %
+more time a training step: docs/RESULTS.md, "Capacity at the demo's training time"). Adding a backbone is one
 function registered with `register_backbone`: (preprocessed image, weights, antialias, antialias_stem) ->
 [C2, C3, C4, C5].
 """
@@ -45,8 +47,9 @@ def get(name):
         raise BackboneError(f"unknown backbone {name!r}; choose one of {', '.join(names())}")
     return _REGISTRY[name]
 
-# resnet_tiny: (bottleneck filters, units) per stage C2..C5.
+# resnet_tiny and resnet_small: (bottleneck filters, units) per stage C2..C5.
 _TINY_STAGES = ((16, 1), (32, 2), (48, 2), (64, 1))
+_SMALL_STAGES = ((16, 1), (32, 2), (64, 3), (128, 2))
 
 
 class BackboneError(ValueError):
@@ -88,8 +91,7 @@ for _name, _application in (("resnet50", keras.applications.ResNet50), ("resnet1
     register_backbone(_name)(functools.partial(_keras_resnet, _name, _application))
 
 
-@register_backbone("resnet_tiny")
-def _tiny(image, weights, antialias=False, antialias_stem=False):
+def _tiny(image, weights, antialias=False, antialias_stem=False, stages=_TINY_STAGES):
     """resnet_tiny. With `antialias_stem` the stem's max-pool takes the max at stride 1 and BlurPool
     subsamples it (MaxBlurPool, Zhang 2019): a 3x3 max at stride 2 keeps or drops a fine detail by
     which of its windows it falls in, so a one-pixel shift changed every stride-4 feature built on it
@@ -107,9 +109,13 @@ def _tiny(image, weights, antialias=False, antialias_stem=False):
     else:
         x = layers.MaxPooling2D(3, strides=2, name="tiny_pool")(x)
     features = []
-    for stage, (filters, units) in enumerate(_TINY_STAGES, start=2):
+    for stage, (filters, units) in enumerate(stages, start=2):
         for u in range(units):
             stride = 2 if (u == 0 and stage > 2) else 1
             x = bottleneck(x, filters, stride, name=f"tiny_c{stage}_u{u}", antialias=antialias)
         features.append(x)
     return features
+
+
+register_backbone("resnet_tiny")(_tiny)
+register_backbone("resnet_small")(functools.partial(_tiny, stages=_SMALL_STAGES))
