@@ -32,12 +32,11 @@ declare -A RECIPES=(
   [lr4e-3]="--learning_rate=4e-3"
   [crop257_batch4]="--crop_size=257 --batch_size=4"
   [fusion128]="--fusion_width=128"
-  [head2]="--head_units=2"
-  [fusion128_head2]="--fusion_width=128 --head_units=2"
   [small]="--backbone=resnet_small"
+  [offsets2]="--loss_keycentroid=2 --loss_mid_offsets=0.8 --loss_maskcentroid=2"
 )
 ORDER=(radius32 radius32_lr4e-3 radius32_batch16 radius32_fusion96 base batch4 radius12 crop129 lr4e-3
-       crop257_batch4 fusion128 head2 fusion128_head2 small)
+       crop257_batch4 fusion128 small offsets2)
 [ $# -gt 0 ] && ORDER=("$@")
 mkdir -p "$DIR"
 touch "$DIR/recipes.tsv"
