@@ -126,7 +126,7 @@ def test_a_registered_backbone_builds_a_model_by_name():
 @pytest.mark.parametrize("name,channels", [("resnet_tiny", (64, 128, 192, 256)),
                                            ("resnet_small", (64, 128, 256, 512))])
 def test_small_backbones_give_c2_to_c5_at_strides_4_to_32(name, channels):
-    """resnet_small is resnet_tiny with the coarse stages twice as wide (4 x the bottleneck filters)."""
+    """resnet_small is resnet_tiny with wider stride-16 and stride-32 stages (4 x the bottleneck filters)."""
     import keras
 
     image = keras.Input((128, 96, 3))

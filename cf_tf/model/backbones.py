@@ -2,8 +2,9 @@
 
 resnet50 / resnet101 / resnet152 come from keras.applications (the paper uses ResNet); resnet_tiny
 is a small network of the same bottleneck units for CPU tests and the demo, and resnet_small the same
-with twice the channels and more units at strides 16 and 32 (2.6 times the parameters for about 10 %
-more time a training step: docs/RESULTS.md, "Capacity at the demo's training time"). Adding a backbone is one
+with wider stages at strides 16 and 32 (256 and 512 channels for 192 and 256) of one unit more each:
+2.6 times the parameters for about 10 % more time a training step (docs/RESULTS.md, "Capacity at the
+demo's training time"). Adding a backbone is one
 function registered with `register_backbone`: (preprocessed image, weights, antialias, antialias_stem) ->
 [C2, C3, C4, C5].
 """
@@ -92,7 +93,7 @@ for _name, _application in (("resnet50", keras.applications.ResNet50), ("resnet1
 
 
 def _tiny(image, weights, antialias=False, antialias_stem=False, stages=_TINY_STAGES):
-    """resnet_tiny. With `antialias_stem` the stem's max-pool takes the max at stride 1 and BlurPool
+    """resnet_tiny, or with other `stages` resnet_small. With `antialias_stem` the stem's max-pool takes the max at stride 1 and BlurPool
     subsamples it (MaxBlurPool, Zhang 2019): a 3x3 max at stride 2 keeps or drops a fine detail by
     which of its windows it falls in, so a one-pixel shift changed every stride-4 feature built on it
     (docs/RESULTS.md, "Learning under augmentation"). The 7x7 stem convolution stays strided: its
