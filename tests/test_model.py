@@ -132,6 +132,8 @@ def test_small_backbones_give_c2_to_c5_at_strides_4_to_32(name, channels):
     image = keras.Input((128, 96, 3))
     features = backbones.get(name).features(image, None, antialias=True, antialias_stem=True)
     assert [tuple(f.shape[1:]) for f in features] == [(128 // s, 96 // s, c) for s, c in zip((4, 8, 16, 32), channels)]
+    with pytest.raises(backbones.BackboneError, match=f"{name}.* no pretrained weights"):
+        backbones.get(name).features(image, "imagenet")
 
 
 def test_linear_upsampling_continues_a_ramp_and_nearest_repeats_cells():

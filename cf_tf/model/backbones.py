@@ -4,9 +4,8 @@ resnet50 / resnet101 / resnet152 come from keras.applications (the paper uses Re
 is a small network of the same bottleneck units for CPU tests and the demo, and resnet_small the same
 with wider stages at strides 16 and 32 (256 and 512 channels for 192 and 256) of one unit more each:
 2.6 times the parameters for about 10 % more time a training step (docs/RESULTS.md, "Capacity at the
-demo's training time"). Adding a backbone is one
-function registered with `register_backbone`: (preprocessed image, weights, antialias, antialias_stem) ->
-[C2, C3, C4, C5].
+demo's training time"). Adding a backbone is one function registered with `register_backbone`:
+(preprocessed image, weights, antialias, antialias_stem) -> [C2, C3, C4, C5].
 """
 
 import dataclasses
@@ -69,7 +68,7 @@ def _stage_outputs(model):
 def _keras_resnet(name, application, image, weights, antialias=False, antialias_stem=False):
     if antialias or antialias_stem:
         raise BackboneError(f"{name} is keras.applications' network, as published: --antialias and "
-                            f"--antialias_stem are resnet_tiny's")
+                            f"--antialias_stem are resnet_tiny's and resnet_small's")
     if weights == "imagenet":
         try:
             base = application(include_top=False, weights="imagenet", input_tensor=image)
@@ -93,13 +92,13 @@ for _name, _application in (("resnet50", keras.applications.ResNet50), ("resnet1
 
 
 def _tiny(image, weights, antialias=False, antialias_stem=False, stages=_TINY_STAGES):
-    """resnet_tiny, or with other `stages` resnet_small. With `antialias_stem` the stem's max-pool takes the max at stride 1 and BlurPool
-    subsamples it (MaxBlurPool, Zhang 2019): a 3x3 max at stride 2 keeps or drops a fine detail by
-    which of its windows it falls in, so a one-pixel shift changed every stride-4 feature built on it
-    (docs/RESULTS.md, "Learning under augmentation"). The 7x7 stem convolution stays strided: its
+    """resnet_tiny (or, with _SMALL_STAGES, resnet_small). With `antialias_stem` the stem's max-pool
+    takes the max at stride 1 and BlurPool subsamples it (MaxBlurPool, Zhang 2019): a 3x3 max at
+    stride 2 keeps or drops a fine detail by which of its windows it falls in, so a one-pixel shift
+    changed every stride-4 feature built on it (docs/RESULTS.md, "Learning under augmentation"). The 7x7 stem convolution stays strided: its
     learned kernel spans 7 pixels, and at stride 1 it would cost 4 times as much."""
     if weights is not None:
-        raise BackboneError("resnet_tiny has no pretrained weights: use --backbone_weights=none")
+        raise BackboneError("resnet_tiny and resnet_small have no pretrained weights: use --backbone_weights=none")
     x = layers.ZeroPadding2D(3, name="tiny_stem_pad")(image)
     x = layers.Conv2D(32, 7, strides=2, use_bias=False, name="tiny_stem_conv")(x)
     x = batch_norm("tiny_stem_bn")(x)
