@@ -61,7 +61,7 @@ OKS_SIGMAS = np.array([.26, .25, .25, .35, .35, .79, .79, .72, .72, .62, .62,
 # Disk radius R of SKFM / KeyCentroid / BHM, in input pixels (paper 3.1: R = 32 for all experiments).
 DISK_RADIUS = 32.0
 # Strides allowed per head (SPEC "Network").
-POSE_STRIDES = (8, 16)
+POSE_STRIDES = (4, 8, 16)
 SEG_STRIDES = (4, 8)
 # Top-down x2 upsampling of the fusion (ModelConfig.upsampling): between cells, or each cell repeated.
 UPSAMPLING = ("linear", "nearest")

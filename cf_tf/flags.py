@@ -24,7 +24,7 @@ def flag(kind, name, default, help_text, **extra):
 
 
 GEOMETRY = (
-    flag("integer", "pose_stride", _G.pose_stride, "Output stride of the pose head, input pixels (8 or 16)."),
+    flag("integer", "pose_stride", _G.pose_stride, "Output stride of the pose head, input pixels (4, 8 or 16)."),
     flag("integer", "seg_stride", _G.seg_stride, "Output stride of the segmentation head, input pixels (4 or 8)."),
     flag("float", "disk_radius", _G.radius, "Keypoint disk radius R, input pixels (paper: 32)."),
     flag("float", "mid_scale", _G.mid_scale, "Unit of the mid-range offsets, input pixels."),

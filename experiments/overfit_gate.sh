@@ -3,8 +3,8 @@
 # trains on the gate's 8 synthetic images with the augmentation VARIANT, then COCOeval and the head
 # report score it on those images as they are. For one hypothesis at a time, before and after.
 #   bash experiments/overfit_gate.sh DIR VARIANT [STEPS] [EXTRA TRAIN FLAGS...]
-# VARIANT: none (the no-augmentation gate), shift (tiny.flags' crop shift alone) or all (all of
-# tiny.flags' augmentation). STEPS: the test's unless given, 1500 for none, 3000 for shift and all.
+# VARIANT: none (the no-augmentation gate), shift (the paper's crop shift alone) or all (all of the
+# paper's augmentation: the flags' defaults, as tests/test_overfit.py sets them). STEPS: the test's unless given, 1500 for none, 3000 for shift and all.
 # Writes DIR/train.json (train's summary: recent_losses are the loss terms' means over the last 250
 # steps), DIR/eval.json (with segm_errors), DIR/oracle.json (the oracle in the
 # model's geometry), DIR/head_report.txt and, once, DIR/../gate_data (the images, shared by every run
@@ -19,10 +19,13 @@ STEPS=${3:-}
 shift $(( $# < 3 ? $# : 3 ))
 PY=${PY:-.venv/bin/python}
 DATA=$(dirname "$DIR")/gate_data
+# the paper's augmentation, from its one definition (cf_tf/config.py DataConfig)
+read -r -a PAPER <<< "$($PY -c 'from cf_tf.config import DataConfig as D; d = D()
+print(*(f"--{k}={getattr(d, k)}" for k in ("scale_min", "scale_max", "max_rotation", "flip_prob", "max_shift")))')"
 case $VARIANT in
   none) AUG=(--scale_min=1 --scale_max=1 --max_rotation=0 --flip_prob=0 --max_shift=0) ;;
-  shift) AUG=(--scale_min=1 --scale_max=1 --max_rotation=0 --flip_prob=0) ;;
-  all) AUG=() ;;
+  shift) AUG=("${PAPER[@]}" --scale_min=1 --scale_max=1 --max_rotation=0 --flip_prob=0) ;;
+  all) AUG=("${PAPER[@]}") ;;
   *) echo "VARIANT must be none, shift or all (got $VARIANT)" >&2; exit 2 ;;
 esac
 [ -n "$STEPS" ] || STEPS=$([ "$VARIANT" = none ] && echo 1500 || echo 3000)   # tests/test_overfit.py's

@@ -34,9 +34,13 @@ declare -A RECIPES=(
   [fusion128]="--fusion_width=128"
   [small]="--backbone=resnet_small"
   [offsets2]="--loss_keycentroid=2 --loss_mid_offsets=0.8 --loss_maskcentroid=2"
+  [pose4]="--pose_stride=4"
+  [norot_noscale]="--max_rotation=0 --scale_min=1 --scale_max=1"
+  [mild]="--max_rotation=15 --scale_min=0.85 --scale_max=1.15"
 )
 ORDER=(radius32 radius32_lr4e-3 radius32_batch16 radius32_fusion96 base batch4 radius12 crop129 lr4e-3
-       crop257_batch4 fusion128 small offsets2)
+       crop257_batch4 fusion128 small offsets2 pose4
+       norot_noscale mild)
 [ $# -gt 0 ] && ORDER=("$@")
 mkdir -p "$DIR"
 touch "$DIR/recipes.tsv"

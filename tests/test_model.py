@@ -22,7 +22,7 @@ def test_the_output_table_is_the_papers():
     assert {o.name for o in OUTPUTS if o.grid == "seg"} == {"sfm", "maskcentroid"}
 
 
-@pytest.mark.parametrize("pose_stride,seg_stride", [(8, 4), (16, 8)])
+@pytest.mark.parametrize("pose_stride,seg_stride", [(4, 4), (8, 4), (16, 8)])
 def test_output_shapes_follow_the_strides_for_any_input_size(pose_stride, seg_stride):
     model_geometry = Geometry(pose_stride=pose_stride, seg_stride=seg_stride)
     model = build_model(ModelConfig(backbone="resnet_tiny", fusion_width=32, head_units=1, geometry=model_geometry))
@@ -56,7 +56,7 @@ def test_unknown_backbone_and_missing_weights_file_fail_clearly(tmp_path):
     with pytest.raises(backbones.BackboneError, match="file not found"):
         build_model(ModelConfig(backbone="resnet50", backbone_weights=str(tmp_path / "w.h5")))
     with pytest.raises(ValueError, match="pose_stride"):
-        Geometry(pose_stride=4)
+        Geometry(pose_stride=32)
 
 
 def test_keycentroid_and_mid_range_convs_span_the_disk_the_others_are_1x1():
