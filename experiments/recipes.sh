@@ -19,7 +19,8 @@ MINUTES=${2:-10}
 shift $(( $# < 2 ? $# : 2 ))
 PY=${PY:-.venv/bin/python}
 VAL=data/synth_val
-# flags added to tiny.flags (R 16 since this table; radius32 is tiny.flags before it)
+# flags added to tiny.flags (R 16 since this table; radius32 is tiny.flags before it; from noflip on,
+# tiny.flags without random scale and rotation)
 declare -A RECIPES=(
   [base]=""
   [radius32]="--disk_radius=32"
@@ -37,10 +38,11 @@ declare -A RECIPES=(
   [pose4]="--pose_stride=4"
   [norot_noscale]="--max_rotation=0 --scale_min=1 --scale_max=1"
   [mild]="--max_rotation=15 --scale_min=0.85 --scale_max=1.15"
+  [noflip]="--flip_prob=0"
 )
 ORDER=(radius32 radius32_lr4e-3 radius32_batch16 radius32_fusion96 base batch4 radius12 crop129 lr4e-3
        crop257_batch4 fusion128 small offsets2 pose4
-       norot_noscale mild)
+       norot_noscale mild noflip)
 [ $# -gt 0 ] && ORDER=("$@")
 mkdir -p "$DIR"
 touch "$DIR/recipes.tsv"
