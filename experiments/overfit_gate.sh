@@ -4,7 +4,8 @@
 # report score it on those images as they are. For one hypothesis at a time, before and after.
 #   bash experiments/overfit_gate.sh DIR VARIANT [STEPS] [EXTRA TRAIN FLAGS...]
 # VARIANT: none (the no-augmentation gate), shift (the paper's crop shift alone) or all (all of the
-# paper's augmentation: the flags' defaults, as tests/test_overfit.py sets them). STEPS: the test's unless given, 1500 for none, 3000 for shift and all.
+# paper's augmentation: the flags' defaults, as tests/test_overfit.py sets them). STEPS: the test's
+# unless given, 1500 for none, 3000 for shift and all.
 # Writes DIR/train.json (train's summary: recent_losses are the loss terms' means over the last 250
 # steps), DIR/eval.json (with segm_errors), DIR/oracle.json (the oracle in the
 # model's geometry), DIR/head_report.txt and, once, DIR/../gate_data (the images, shared by every run

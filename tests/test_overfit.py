@@ -8,7 +8,8 @@ on them. A network that cannot fit 8 images it has seen 750 times each has a bug
 every change to targets, model, losses or the training loop must keep this test passing. The same
 training with the crop shift, and with all of the paper's augmentation (scale, rotation, flip and crop
 shift: the flags' defaults, which tiny.flags trained with until it dropped scale and rotation; each
-3000 steps: AUGMENTED_STEPS), must fit them too: a network that fits an image only where it sits learns positions, not people.
+3000 steps: AUGMENTED_STEPS), must fit them too: a network that fits an image only where it sits
+learns positions, not people.
 
 GATE is a ratchet: the share of the oracle's AP the gate asserts, raised to the best level reached
 (rounded down to a multiple of 0.05 for run-to-run noise), never lowered against the same oracle.
@@ -48,8 +49,8 @@ SEEDS = (0, 1)
 # The augmented gates: the same images and training, with the paper's crop shift alone or with all of
 # its augmentation (scale, rotation, flip, shift: DataConfig's defaults, set here because tiny.flags
 # trains the synthetic people without scale and rotation, docs/RESULTS.md "Augmentation at the demo's
-# time"), scored on the images as they are. One
-# seed each (all four models train at once): two more seeds would add about 10 minutes of CI. Ratchets
+# time"), scored on the images as they are. One seed each (all four models train at once): two more
+# seeds would add about 10 minutes of CI. Ratchets
 # like GATE, and one notch below the share reached where that was within one person of the floor; the
 # goals are 0.90 (crop shift) and 0.80 (all augmentation). Measured shares: docs/RESULTS.md, "Learning under
 # augmentation".
