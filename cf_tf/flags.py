@@ -165,12 +165,21 @@ def geometry():
                    mid_scale=f.mid_scale, mask_scale=f.mask_scale, anchor_rule=f.anchor_rule)
 
 
+# DataConfig's augmentation fields, each a DATA flag of the same name
+AUGMENTATION = ("scale_min", "scale_max", "max_rotation", "flip_prob", "max_shift")
+
+
 def data_config():
     """DataConfig from the DATA and GEOMETRY flags; a bad value exits with a message naming it."""
     f = FLAGS
     return _config(DataConfig, crop_size=f.crop_size, input_size=f.input_size, geometry=geometry(),
-                   scale_min=f.scale_min, scale_max=f.scale_max, max_rotation=f.max_rotation,
-                   flip_prob=f.flip_prob, max_shift=f.max_shift)
+                   **{name: getattr(f, name) for name in AUGMENTATION})
+
+
+def augmentation_args(cfg):
+    """The DATA flags that train with DataConfig `cfg`'s augmentation whatever a flagfile before them
+    says (the overfit gates: the paper's augmentation, tiny.flags' network)."""
+    return [f"--{name}={getattr(cfg, name)}" for name in AUGMENTATION]
 
 
 def inference_data_config():

@@ -21,8 +21,9 @@ shift $(( $# < 3 ? $# : 3 ))
 PY=${PY:-.venv/bin/python}
 DATA=$(dirname "$DIR")/gate_data
 # the paper's augmentation, from its one definition (cf_tf/config.py DataConfig)
-read -r -a PAPER <<< "$($PY -c 'from cf_tf.config import DataConfig as D; d = D()
-print(*(f"--{k}={getattr(d, k)}" for k in ("scale_min", "scale_max", "max_rotation", "flip_prob", "max_shift")))')"
+read -r -a PAPER <<< "$($PY -c 'from cf_tf.config import DataConfig
+from cf_tf.flags import augmentation_args
+print(*augmentation_args(DataConfig()))')"
 case $VARIANT in
   none) AUG=(--scale_min=1 --scale_max=1 --max_rotation=0 --flip_prob=0 --max_shift=0) ;;
   shift) AUG=("${PAPER[@]}" --scale_min=1 --scale_max=1 --max_rotation=0 --flip_prob=0) ;;

@@ -30,6 +30,7 @@ other float rounding, another trajectory), and seeds 0 / 1 / 2 on that second ma
 scored by maskness, gave 0.91 / 0.73, 0.95 / 0.84, 1.00 / 0.82.
 """
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -37,6 +38,7 @@ import sys
 import pytest
 
 from cf_tf.config import DataConfig
+from cf_tf.flags import augmentation_args
 from conftest import REPO, make_synth
 
 # Model AP / oracle AP on the same images, asserted. Only ever raise these (see the module docstring).
@@ -90,11 +92,9 @@ SEEDS = (0, 1)
 # is one notch below (0.85) until a share clear of 0.90 by a person is reached.
 _PAPER = DataConfig()
 AUGMENTED = {
-    "crop shift": ["--scale_min=1", "--scale_max=1", "--max_rotation=0", "--flip_prob=0",
-                   f"--max_shift={_PAPER.max_shift}"],
-    "all augmentation": [f"--scale_min={_PAPER.scale_min}", f"--scale_max={_PAPER.scale_max}",
-                         f"--max_rotation={_PAPER.max_rotation}", f"--flip_prob={_PAPER.flip_prob}",
-                         f"--max_shift={_PAPER.max_shift}"],
+    "crop shift": augmentation_args(
+        dataclasses.replace(_PAPER, scale_min=1.0, scale_max=1.0, max_rotation=0.0, flip_prob=0.0)),
+    "all augmentation": augmentation_args(_PAPER),
 }
 AUGMENTED_STEPS = {"crop shift": 2 * STEPS, "all augmentation": 2 * STEPS}
 AUGMENTED_GATE = {"crop shift": {"keypoints": 0.95, "segm": 0.85},

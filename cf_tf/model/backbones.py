@@ -95,8 +95,9 @@ def _tiny(image, weights, antialias=False, antialias_stem=False, stages=_TINY_ST
     """resnet_tiny (or, with _SMALL_STAGES, resnet_small). With `antialias_stem` the stem's max-pool
     takes the max at stride 1 and BlurPool subsamples it (MaxBlurPool, Zhang 2019): a 3x3 max at
     stride 2 keeps or drops a fine detail by which of its windows it falls in, so a one-pixel shift
-    changed every stride-4 feature built on it (docs/RESULTS.md, "Learning under augmentation"). The 7x7 stem convolution stays strided: its
-    learned kernel spans 7 pixels, and at stride 1 it would cost 4 times as much."""
+    changed every stride-4 feature built on it (docs/RESULTS.md, "Learning under augmentation"). The
+    7x7 stem convolution stays strided: its learned kernel spans 7 pixels, and at stride 1 it would
+    cost 4 times as much."""
     if weights is not None:
         raise BackboneError("resnet_tiny and resnet_small have no pretrained weights: use --backbone_weights=none")
     x = layers.ZeroPadding2D(3, name="tiny_stem_pad")(image)
