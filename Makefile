@@ -52,23 +52,26 @@ DEMO := runs/demo
 KEPT := models/synthetic_tiny
 # empty: tiny.flags' own; `make demo DEMO_STEPS=300` is the quick demo (experiments/readme_walkthrough.py)
 DEMO_STEPS ?=
+# how both models decode in the demo: with flip testing (their training flips; docs/RESULTS.md, "PGO sigmas
+# and flip testing on trained models"); `make demo DEMO_DECODE=` decodes as the paper does
+DEMO_DECODE ?= --flip_test
 
 # The main job on bundled data, no downloads: synthetic people -> train tiny -> COCOeval -> export -> predict;
 # then the same with the model kept in the repository.
 demo: tfrecords
 	$(PY) -m cf_tf.train --flagfile=experiments/tiny.flags --model_dir=$(DEMO)/model $(if $(DEMO_STEPS),--train_steps=$(DEMO_STEPS))
 	$(PY) -m cf_tf.evaluate --model_dir=$(DEMO)/model --annotations=$(DATA)/synth_val/person_keypoints.json \
-	  --images=$(DATA)/synth_val/images --output_dir=$(DEMO)/eval | tee $(DEMO)/eval.txt
+	  --images=$(DATA)/synth_val/images --output_dir=$(DEMO)/eval $(DEMO_DECODE) | tee $(DEMO)/eval.txt
 	$(PY) -m cf_tf.evaluate --model_dir=$(DEMO)/model --head_report --annotations=$(DATA)/synth_val/person_keypoints.json \
 	  --images=$(DATA)/synth_val/images --output_dir=$(DEMO)/eval | tee $(DEMO)/head_report.txt
-	$(PY) -m cf_tf.export --model_dir=$(DEMO)/model --output=$(DEMO)/saved_model --overwrite
+	$(PY) -m cf_tf.export --model_dir=$(DEMO)/model --output=$(DEMO)/saved_model --overwrite $(DEMO_DECODE)
 	$(PY) -m cf_tf.predict --saved_model=$(DEMO)/saved_model --image=$(DATA)/synth_val/images \
 	  --output_dir=$(DEMO)/predict_synth_val
 	$(PY) -m cf_tf.predict --saved_model=$(DEMO)/saved_model --image=$(SHARED)/data/coco_sample/images \
 	  --output_dir=$(DEMO)/predict_coco_sample
 	$(PY) -m cf_tf.show --records='$(RECORDS)/synth_train-*' --output_dir=$(DEMO)/targets --num_examples=4 \
 	  --model_dir=$(DEMO)/model
-	$(PY) -m cf_tf.export --model_dir=$(KEPT) --output=$(DEMO)/kept_model/saved_model --overwrite
+	$(PY) -m cf_tf.export --model_dir=$(KEPT) --output=$(DEMO)/kept_model/saved_model --overwrite $(DEMO_DECODE)
 	$(PY) -m cf_tf.evaluate --saved_model=$(DEMO)/kept_model/saved_model --annotations=$(DATA)/synth_val/person_keypoints.json \
 	  --images=$(DATA)/synth_val/images --output_dir=$(DEMO)/kept_model/eval | tee $(DEMO)/kept_model/eval.txt
 	$(PY) -m cf_tf.predict --saved_model=$(DEMO)/kept_model/saved_model --image=$(DATA)/synth_val/images \

@@ -213,8 +213,10 @@ class DecodeConfig:
     geometry: Geometry = Geometry()    # of the outputs it decodes
     hough_stride: int = 2              # Hough map cell, input pixels
     pgo: bool = True                   # point-wise Gaussian optimisation (paper 3.1)
-    hvk_sigma: float = 0.3             # PGO sigma of elbows/wrists/knees/ankles, pose-stride cells
-    lvk_sigma: float = 0.75            # PGO sigma of the other keypoints, pose-stride cells
+    # PGO sigmas, pose-stride cells: the low ends of the paper's ranges, which it finds better in crowds
+    # (docs/RESULTS.md, "PGO sigmas and flip testing on trained models")
+    hvk_sigma: float = 0.15            # elbows, wrists, knees, ankles (paper: [0.1, 0.5))
+    lvk_sigma: float = 0.5             # the other keypoints (paper: [0.5, 1.0))
     peak_threshold: float = 0.05       # smallest Hough score of a candidate
     max_candidates: int = 40           # top-k candidates per keypoint
     bhm_rescoring: bool = True         # keypoint score = geometric mean with the BHM probability
@@ -236,6 +238,7 @@ class DecodeConfig:
     mask_max_distance: float = 48.0    # pixels whose embedding is farther from every centroid stay unassigned
     mask_only_score: float = 0.5       # score of a mask-only person = this x its mean SFM probability
     igo_sigma: float = 0.1             # instance-wise Gaussian optimisation, seg-stride cells (0 = off)
+    flip_test: bool = False            # outputs averaged with the mirrored input's (postprocess/flip_test.py)
 
     def __post_init__(self):
         if self.hough_stride < 1 or self.max_candidates < 1 or self.max_people < 1 or self.refine_steps < 0:

@@ -14,6 +14,7 @@ from cf_tf.config import ANCHOR_RULES, DataConfig, DecodeConfig, Geometry, Model
 from cf_tf.constants import MAX_PIXELS, UPSAMPLING
 from cf_tf.losses import TERMS, LossWeights
 from cf_tf.model import backbones
+from cf_tf.postprocess import flip_test
 
 FLAGS = flags.FLAGS
 _G, _D, _M, _T, _L, _DC = Geometry(), DataConfig(), ModelConfig(), TrainConfig(), LossWeights(), DecodeConfig()
@@ -118,6 +119,8 @@ _DECODE_HELP = {
     "mask_only_score": "Score of a person found by mask clustering alone = this x its mean SFM probability (its mask's "
                        "score: this x its maskness).",
     "igo_sigma": "Instance-wise Gaussian optimisation sigma, seg-stride cells (paper sweeps 0.1-0.5; 0 = off).",
+    "flip_test": "Average the network's outputs with those of the horizontally mirrored input (twice the network's "
+                 "time; not in the paper; needs input_size - 1 to be a multiple of both output strides).",
 }
 
 
@@ -210,5 +213,11 @@ def train_config():
 
 def decode_config(data_cfg):
     """DecodeConfig for outputs made with data_cfg, with the decoding flags applied."""
-    return _config(DecodeConfig, geometry=data_cfg.geometry, **{n: getattr(FLAGS, n) for n in _DECODE_HELP})
+    cfg = _config(DecodeConfig, geometry=data_cfg.geometry, **{n: getattr(FLAGS, n) for n in _DECODE_HELP})
+    if cfg.flip_test:
+        try:
+            flip_test.check_input_size(data_cfg.input_size, cfg.geometry)
+        except ValueError as e:
+            raise SystemExit(f"error: --{e}") from None
+    return cfg
 

@@ -17,6 +17,7 @@ from cf_tf.config import CheckpointError
 from cf_tf.constants import CHECKPOINTS
 from cf_tf.data.augment import inference_canvas
 from cf_tf.model.centerfocus import build_model
+from cf_tf.postprocess import flip_test
 from cf_tf.postprocess.decode import decode_batch
 
 # What both serving signatures say to an empty batch (serve_images also to an empty image).
@@ -31,6 +32,8 @@ class Predictor(tf.Module):
         self.model = model
         self.input_size = data_cfg.input_size
         self.decode_cfg = decode_cfg
+        if decode_cfg.flip_test:
+            flip_test.check_input_size(self.input_size, decode_cfg.geometry)
 
     @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8, name="images")])
     def __call__(self, images):
@@ -39,8 +42,10 @@ class Predictor(tf.Module):
         with tf.control_dependencies([check]):   # before the network, whose own error would be cryptic
             images = tf.identity(images)
         canvas, scale = inference_canvas(images, self.input_size)
-        outputs = self.model(canvas, training=False)
-        outputs = {k: tf.cast(v, tf.float32) for k, v in outputs.items()}
+        if self.decode_cfg.flip_test:
+            outputs = flip_test.run(self.model, canvas)
+        else:
+            outputs = {k: tf.cast(v, tf.float32) for k, v in self.model(canvas, training=False).items()}
         scales = tf.fill([shape[0]], scale)
         return decode_batch(outputs, scales, shape[1], shape[2], self.input_size, self.decode_cfg)
 

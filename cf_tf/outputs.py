@@ -28,6 +28,10 @@ class Output:
     report: str            # head report: "auc" (pixel ROC AUC) or "l1" (mean L1 next to predicting 0)
     wide: bool = False     # output conv spans the keypoint disk (ModelConfig.offset_kernel), else 1x1
     soft_target: bool = False   # the oracle's perfect output is the target itself, not a 0/1 logit
+    # what a horizontal mirror of the input does to the channels (cf_tf/postprocess/flip_test.py):
+    # "same" (unchanged), "keypoints" (per keypoint: left and right swap), "edges" (per directed
+    # edge: the mirrored edge's), "none" (no mirror image: the output is not flip-averaged)
+    mirror: str = "same"
 
     @property
     def vectors(self):
@@ -42,14 +46,17 @@ def _maskcentroid_weight(t):
 
 
 OUTPUTS = (
-    Output("skfm", "SKFM", NUM_KEYPOINTS, "pose", "logit", None, lambda t: t["kp_weight"], 4.0, "auc"),
+    Output("skfm", "SKFM", NUM_KEYPOINTS, "pose", "logit", None, lambda t: t["kp_weight"], 4.0, "auc",
+           mirror="keypoints"),
     Output("keycentroid", "KeyCentroid", 2 * NUM_KEYPOINTS, "pose", "offset", "radius",
-           lambda t: t["skfm"] * t["kp_weight"], 1.0, "l1", wide=True),
+           lambda t: t["skfm"] * t["kp_weight"], 1.0, "l1", wide=True, mirror="keypoints"),
     Output("mid_offsets", "mid-range offsets", 2 * NUM_EDGES, "pose", "offset", "mid_scale",
-           lambda t: t["mid_weight"] * t["kp_weight"], 0.4, "l1", wide=True),
+           lambda t: t["mid_weight"] * t["kp_weight"], 0.4, "l1", wide=True, mirror="edges"),
     Output("bhm", "BHM", 1, "pose", "logit", None, lambda t: t["kp_weight"], 1.0, "l1", soft_target=True),
     Output("sfm", "SFM", 1, "seg", "logit", None, lambda t: t["seg_weight"], 2.0, "auc", soft_target=True),
-    Output("maskcentroid", "MaskCentroid", 2, "seg", "offset", "mask_scale", _maskcentroid_weight, 1.0, "l1"),
+    # points at the right shoulder (constants.ANCHOR_KEYPOINT), a left one in the mirror
+    Output("maskcentroid", "MaskCentroid", 2, "seg", "offset", "mask_scale", _maskcentroid_weight, 1.0, "l1",
+           mirror="none"),
 )
 BY_NAME = {o.name: o for o in OUTPUTS}
 NAMES = tuple(BY_NAME)

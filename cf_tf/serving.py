@@ -14,6 +14,7 @@ Loading needs TensorFlow only: tf.saved_model.load(D).signatures["serving_defaul
 The SavedModel is written to a temporary folder and renamed into place when complete.
 """
 
+import dataclasses
 import os
 import tempfile
 
@@ -69,8 +70,8 @@ def export(predictor, output, overwrite=False, source=None):
     `overwrite`, and with `overwrite` anything but a SavedModel that export wrote, outside every
     training folder. The SavedModel is built in a hidden folder beside `output` and renamed into place
     only when complete, under a lock on `output`, so a failed or concurrent export leaves nothing
-    half-written and never replaces another's. `source` (the training folder) is recorded in
-    files.EXPORT_MARKER.
+    half-written and never replaces another's. `source` (the training folder) and the decoder's
+    settings are recorded in files.EXPORT_MARKER.
     """
     output = check_output(output, overwrite)
     parent = os.path.dirname(output)
@@ -85,7 +86,8 @@ def export(predictor, output, overwrite=False, source=None):
                 "serving_default": module.serve_images.get_concrete_function(),
                 "serve_bytes": module.serve_bytes.get_concrete_function()})
             files.write_json(os.path.join(tmp, files.EXPORT_MARKER),
-                             {"model_dir": os.path.abspath(source) if source else None})
+                             {"model_dir": os.path.abspath(source) if source else None,
+                              "decoding": dataclasses.asdict(predictor.decode_cfg)})
             if os.path.lexists(output):   # moved aside first: a failed rename keeps the old SavedModel
                 old = tempfile.mkdtemp(prefix=".export-old-", dir=parent)
                 os.replace(output, os.path.join(old, "saved_model"))

@@ -1,5 +1,6 @@
 """The SavedModel (decoding inside) loads without cf_tf and matches the in-process decoder; predict."""
 
+import dataclasses
 import json
 import os
 import re
@@ -130,6 +131,9 @@ def test_export_overwrite_replaces_its_own_savedmodel_and_two_exports_cannot_bot
     assert (target / "stale").exists(), "a locked output is left alone"
     assert serving.export(predictor, str(target), overwrite=True) == str(target)
     assert not (target / "stale").exists() and (target / files.EXPORT_MARKER).is_file()
+    # the SavedModel says how it decodes (its settings are built in)
+    recorded = json.loads((target / files.EXPORT_MARKER).read_text())["decoding"]
+    assert recorded == json.loads(json.dumps(dataclasses.asdict(predictor.decode_cfg)))
     assert sorted(os.listdir(tmp_path)) == ["sm"], "no temporary folder or lock is left beside it"
 
 

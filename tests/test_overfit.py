@@ -90,6 +90,9 @@ SEEDS = (0, 1)
 # through the fused kernel (the same math, other float rounding) the same code reached 0.91 once and
 # 0.89 twice (0.8268 AP, on this machine and in CI to the last digit), and CI failed on it: the floor
 # is one notch below (0.85) until a share clear of 0.90 by a person is reached.
+# With the PGO sigmas at the low ends of the paper's ranges (HVK 0.15, LVK 0.5 cells; decoding only, the
+# same trained models) no augmentation reached 1.03 / 0.91 and 1.02 / 0.90, the crop shift 1.01 / 0.89,
+# all augmentation 0.95 / 0.76 (0.97 / 0.80 with flip testing): floors unchanged.
 _PAPER = DataConfig()
 AUGMENTED = {
     "crop shift": augmentation_args(
@@ -97,9 +100,15 @@ AUGMENTED = {
     "all augmentation": augmentation_args(_PAPER),
 }
 AUGMENTED_STEPS = {"crop shift": 2 * STEPS, "all augmentation": 2 * STEPS}
+# The all-augmentation model, which trains with flips, is also scored with flip testing (--flip_test:
+# its outputs averaged with those of the mirrored image, docs/RESULTS.md "PGO sigmas and flip testing on
+# trained models"): 0.97 / 0.80 of the oracle where the same model decoded once reaches 0.95 / 0.76. Its
+# segm is within one person of 0.80: asserted one notch below. The crop shift never saw a mirrored image.
+FLIP_TESTED = {"all augmentation, flip test": "all augmentation"}
 AUGMENTED_GATE = {"crop shift": {"keypoints": 0.95, "segm": 0.85},
-                  "all augmentation": {"keypoints": 0.90, "segm": 0.70}}
-AUGMENTED_GOAL = {"crop shift": 0.90, "all augmentation": 0.80}
+                  "all augmentation": {"keypoints": 0.90, "segm": 0.70},
+                  "all augmentation, flip test": {"keypoints": 0.95, "segm": 0.75}}
+AUGMENTED_GOAL = {"crop shift": 0.90, "all augmentation": 0.80, "all augmentation, flip test": 0.80}
 
 
 def _start(module, *args):
@@ -135,6 +144,9 @@ def gate_runs(tmp_path_factory):
         {**{f"seed {seed}": STEPS for seed in SEEDS}, **AUGMENTED_STEPS}
     scoring = {name: _start("cf_tf.evaluate", f"--model_dir={folders[name]}", f"--annotations={ann}",
                             f"--images={images}", f"--output_dir={folders[name]}/eval") for name in runs}
+    scoring.update({name: _start("cf_tf.evaluate", f"--model_dir={folders[run]}", f"--annotations={ann}",
+                                 f"--images={images}", f"--output_dir={folders[run]}/eval_flip", "--flip_test")
+                    for name, run in FLIP_TESTED.items()})
     # the ceiling of the targets the models trained on: tiny.flags' geometry, the gate's input size
     scoring["oracle"] = _start("cf_tf.evaluate", "--oracle", f"--model_dir={folders['seed 0']}", f"--annotations={ann}",
                                f"--images={images}", f"--output_dir={out / 'oracle'}")
@@ -157,7 +169,7 @@ def test_tiny_model_fits_its_training_images_to_the_gate(gate_runs):
             f"a mean {mean:.2f} of the oracle's {oracle[task]['AP']:.3f}; the gate asks for {floor:.2f}")
 
 
-@pytest.mark.parametrize("variant", sorted(AUGMENTED))
+@pytest.mark.parametrize("variant", sorted(AUGMENTED_GATE))
 def test_tiny_model_fits_its_training_images_under_augmentation(gate_runs, variant):
     """A network that fits an image only where it sits learns positions, not people: trained on shifted
     (and scaled, rotated, flipped) crops of the 8 images, it must still find their people."""
