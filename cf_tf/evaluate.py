@@ -78,6 +78,9 @@ def _check_flags():
         sys.exit("error: --head_report scores the model's own outputs: leave out --perfect_heads")
     if FLAGS.head_report and FLAGS.segm_errors:
         sys.exit("error: --head_report does not decode masks: --segm_errors needs a decoding run")
+    if FLAGS.flip_test and (FLAGS.oracle or FLAGS.head_report or FLAGS.perfect_heads):
+        sys.exit("error: --flip_test averages a network's outputs with those of the mirrored image: it needs a "
+                 "decoding run of --model_dir, not --oracle, --head_report or --perfect_heads")
     if FLAGS.perfect_assignment and not FLAGS.oracle:
         sys.exit("error: --perfect_assignment needs --oracle (it outputs the ground-truth people)")
     if FLAGS.perfect_heads and not FLAGS.model_dir:

@@ -259,6 +259,14 @@ def test_head_report_bad_flags_are_clear_errors(source, extra, message):
     assert proc.returncode != 0 and message in proc.stderr
 
 
+@pytest.mark.parametrize("flags", [["--oracle"], ["--model_dir=/nonexistent", "--perfect_heads=sfm"]])
+def test_flip_test_without_a_network_to_average_is_a_clear_error(flags):
+    ann, images = SAMPLES["ochuman"]
+    proc = subprocess.run([sys.executable, "-m", "cf_tf.evaluate", *flags, "--flip_test", f"--annotations={ann}",
+                           f"--images={images}"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode != 0 and "--flip_test averages a network's outputs" in proc.stderr
+
+
 def test_oracle_of_a_training_folder_takes_its_geometry_and_input_size(tmp_path):
     """--oracle --model_dir: the ceiling of the targets that folder trained on (its R and input size from
     cf_tf_config.json, no weights read), the same as the plain oracle given those settings as flags."""
