@@ -15,6 +15,10 @@ import tensorflow as tf
 from cf_tf.constants import NUM_EDGES, NUM_KEYPOINTS, SFM_THRESHOLD
 
 
+# What a horizontal mirror of the input does to an output's channels (Output.mirror).
+MIRRORS = ("same", "keypoints", "edges", "none")
+
+
 @dataclasses.dataclass(frozen=True)
 class Output:
     name: str              # key of the model's output dict, of the targets and of the loss terms
@@ -32,6 +36,10 @@ class Output:
     # "same" (unchanged), "keypoints" (per keypoint: left and right swap), "edges" (per directed
     # edge: the mirrored edge's), "none" (no mirror image: the output is not flip-averaged)
     mirror: str = "same"
+
+    def __post_init__(self):
+        if self.mirror not in MIRRORS:
+            raise ValueError(f"{self.name}: mirror must be one of {MIRRORS}, got {self.mirror!r}")
 
     @property
     def vectors(self):
@@ -54,7 +62,7 @@ OUTPUTS = (
            lambda t: t["mid_weight"] * t["kp_weight"], 0.4, "l1", wide=True, mirror="edges"),
     Output("bhm", "BHM", 1, "pose", "logit", None, lambda t: t["kp_weight"], 1.0, "l1", soft_target=True),
     Output("sfm", "SFM", 1, "seg", "logit", None, lambda t: t["seg_weight"], 2.0, "auc", soft_target=True),
-    # points at the right shoulder (constants.ANCHOR_KEYPOINT), a left one in the mirror
+    # points at the anchor, by default the right shoulder (constants.ANCHOR_KEYPOINT): a left one in the mirror
     Output("maskcentroid", "MaskCentroid", 2, "seg", "offset", "mask_scale", _maskcentroid_weight, 1.0, "l1",
            mirror="none"),
 )

@@ -1,6 +1,8 @@
 """Flip testing (cf_tf/postprocess/flip_test.py): the outputs of a mirrored image, mirrored back by the
 output table's rules, are the outputs of the image; the Predictor averages the two passes."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -62,6 +64,8 @@ def test_average_keeps_the_first_pass_where_an_output_has_no_mirror():
     avg = flip_test.average(ones, zeros)
     assert float(tf.reduce_max(tf.abs(avg["maskcentroid"] - 1.0))) == 0.0
     assert float(tf.reduce_max(tf.abs(avg["sfm"] - 0.5))) == 0.0
+    with pytest.raises(ValueError, match="mirror must be one of"):   # a misspelt rule is not "same"
+        dataclasses.replace(BY_NAME["sfm"], mirror="keypoint")
 
 
 class _MirrorProbe(tf.Module):
