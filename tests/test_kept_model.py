@@ -21,7 +21,8 @@ def _run(module, *args):
 
 
 def test_the_kept_model_exported_scores_its_recorded_ap(tmp_path):
-    """Decoded as the paper does and with flip testing (as `make demo` shows it): both as recorded."""
+    """Exported with the default decoding and with flip testing (as `make demo` exports it): both score
+    what evaluation.json records."""
     recorded = json.loads((KEPT / "evaluation.json").read_text())
     val = recorded["val_set"]   # how `make tfrecords` generates the synthetic val set
     generate(str(tmp_path / "val"), num_images=val["num_images"], seed=val["seed"], size=val["size"],
