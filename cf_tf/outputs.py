@@ -3,8 +3,8 @@
 The heads build their convs from it (cf_tf/model/heads.py), the targets carry its names
 (cf_tf/data/targets.py), the losses and their default weights come from it (cf_tf/losses.py), and so
 do the oracle's perfect outputs (cf_tf/oracle.py), the TensorBoard images (cf_tf/training.py), the
-head report (cf_tf/head_report.py), --perfect_heads and the tests. Adding an output is one entry here
-plus its target and its decoding.
+head report (cf_tf/head_report.py), --perfect_heads, flip testing (cf_tf/postprocess/flip_test.py) and
+the tests. Adding an output is one entry here plus its target and its decoding.
 """
 
 import dataclasses
