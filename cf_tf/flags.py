@@ -85,9 +85,10 @@ TRAINING = MODEL_DIR + SEED + (
     flag("integer", "image_summary_every", _T.image_summary_every,
        "TensorBoard images of predicted vs target maps every this many steps."),
     flag("integer", "shuffle_buffer", _T.shuffle_buffer, "Examples in the tf.data shuffle buffer."),
-    flag("string", "init_from", _T.init_from, "A training or kept model folder of the same network: a new run "
-       "starts from the weights of its latest checkpoint, with a new optimizer and schedule from step 0 (a run "
-       "that resumes from its own checkpoint ignores it)."),
+    flag("string", "init_from", _T.init_from, "A training or kept model folder of the same network, or of one "
+       "with fewer head units (at least 1; the added ones start as identities): a new run starts from the weights "
+       "of its latest checkpoint, with a new optimizer and schedule from step 0 (a run that resumes from its own "
+       "checkpoint ignores it)."),
 )
 _DECODE_HELP = {
     "hough_stride": "Hough map cell size, input pixels.",

@@ -156,15 +156,28 @@ def restore_or_init(latest, checkpoint):
 def init_weights(model, model_cfg, source):
     """Sets the weights of `model` (built as model_cfg) to those of the latest checkpoint in `source`, a
     training or kept model folder of the same network (backbone weights aside: the checkpoint holds
-    them all); returns that checkpoint's path. A warm start: the optimizer is not taken."""
+    them all); returns that checkpoint's path. A warm start: the optimizer is not taken.
+
+    The source may also have fewer head units (at least one): the network grows where the PoseSeg
+    heads read. Every layer they share takes its weights; each added unit follows the source's last
+    one, whose output is a ReLU's, and starts as its shortcut (its last BatchNorm's scale is zero,
+    blocks.bottleneck), so the grown network computes exactly what the source did."""
     try:
         trained, source_cfg, _ = restore_model(source)
     except (FileNotFoundError, cf_config.CheckpointError) as e:
         raise TrainingError(f"--init_from={source}: {e}") from None
-    if dataclasses.replace(source_cfg, backbone_weights=model_cfg.backbone_weights) != model_cfg:
+    grows = 1 <= source_cfg.head_units < model_cfg.head_units
+    if dataclasses.replace(source_cfg, backbone_weights=model_cfg.backbone_weights,
+                           head_units=model_cfg.head_units if grows else source_cfg.head_units) != model_cfg:
         raise TrainingError(f"--init_from={source} holds a model built as {source_cfg}, but the flags ask for "
-                            f"{model_cfg}")
-    model.set_weights(trained.get_weights())
+                            f"{model_cfg} (only head_units may grow, from at least 1)")
+    if grows:
+        source_layers = {layer.name: layer for layer in trained.layers}
+        for layer in model.layers:
+            if layer.name in source_layers:
+                layer.set_weights(source_layers[layer.name].get_weights())
+    else:
+        model.set_weights(trained.get_weights())
     return cf_config.latest_checkpoint(os.path.join(source, CHECKPOINTS))
 
 

@@ -142,14 +142,15 @@ def gate_runs(tmp_path_factory):
                 for name, flags in runs.items()}
     assert {name: _result(proc, "cf_tf.train")["step"] for name, proc in training.items()} == \
         {**{f"seed {seed}": STEPS for seed in SEEDS}, **AUGMENTED_STEPS}
-    scoring = {name: _start("cf_tf.evaluate", f"--model_dir={folders[name]}", f"--annotations={ann}",
-                            f"--images={images}", f"--output_dir={folders[name]}/eval") for name in runs}
-    scoring.update({name: _start("cf_tf.evaluate", f"--model_dir={folders[run]}", f"--annotations={ann}",
-                                 f"--images={images}", f"--output_dir={folders[run]}/eval_flip", "--flip_test")
+    def score(output_dir, *flags):
+        return _start("cf_tf.evaluate", f"--annotations={ann}", f"--images={images}", f"--output_dir={output_dir}",
+                      *flags)
+
+    scoring = {name: score(folders[name] / "eval", f"--model_dir={folders[name]}") for name in runs}
+    scoring.update({name: score(folders[run] / "eval_flip", f"--model_dir={folders[run]}", "--flip_test")
                     for name, run in FLIP_TESTED.items()})
     # the ceiling of the targets the models trained on: tiny.flags' geometry, the gate's input size
-    scoring["oracle"] = _start("cf_tf.evaluate", "--oracle", f"--model_dir={folders['seed 0']}", f"--annotations={ann}",
-                               f"--images={images}", f"--output_dir={out / 'oracle'}")
+    scoring["oracle"] = score(out / "oracle", "--oracle", f"--model_dir={folders['seed 0']}")
     results = {name: _result(proc, "cf_tf.evaluate") for name, proc in scoring.items()}
     assert all(r["images"] == 8 for r in results.values())
     print(f"overfit gates: {json.dumps(results)}")

@@ -171,6 +171,42 @@ def test_a_warm_start_takes_the_weights_of_another_folder_and_a_new_schedule(syn
                        strategy=_single_device(), log=print)
 
 
+def test_a_warm_start_may_add_head_units_and_the_grown_network_computes_what_the_source_did(synth_data, tmp_path):
+    """--init_from a network with fewer head units: shared layers take its weights, the added units start
+    as their shortcuts, so the outputs are the source's; growing from no unit, or shrinking, is refused."""
+    _, _, pattern = synth_data
+    cfg = TrainConfig(train_steps=3, batch_size=2, learning_rate=1e-3, checkpoint_every=100)
+    source = tmp_path / "source"
+    training.train(str(source), pattern, DATA, TINY, cfg, strategy=_single_device(), log=lambda m: None)
+    trained, _, _ = training.restore_model(str(source))
+    images = tf.random.stateless_uniform((1, 65, 65, 3), seed=(1, 2), minval=-1.0)
+    expected = trained(images, training=False)
+
+    grown_cfg = ModelConfig(**{**TINY.__dict__, "head_units": 3})
+    grown, _ = training.build(grown_cfg, cfg, _single_device())
+    assert len(grown.weights) > len(trained.weights)
+    training.init_weights(grown, grown_cfg, str(source))
+    got = grown(images, training=False)
+    for name in expected:   # the same outputs, not merely close ones: each added unit adds exactly zero
+        np.testing.assert_allclose(got[name].numpy(), expected[name].numpy(), rtol=0, atol=1e-6, err_msg=name)
+    # and the grown network trains from there (the added units' scales receive gradients)
+    result = training.train(str(tmp_path / "grown"), pattern, DATA, grown_cfg,
+                            TrainConfig(**{**cfg.__dict__, "init_from": str(source)}),
+                            strategy=_single_device(), log=lambda m: None)
+    assert result["step"] == 3
+    refit, _, _ = training.restore_model(str(tmp_path / "grown"))
+    assert np.any(refit.get_layer("pose_u2_bn3").get_weights()[0] != 0)
+
+    for units in (0, 2):   # a unit added after the fusion's linear output would not start as identity
+        narrow = ModelConfig(**{**TINY.__dict__, "head_units": units})
+        folder = tmp_path / f"units{units}"
+        training.train(str(folder), pattern, DATA, narrow, TrainConfig(**{**cfg.__dict__, "train_steps": 1}),
+                       strategy=_single_device(), log=lambda m: None)
+        target = ModelConfig(**{**TINY.__dict__, "head_units": 1})
+        with pytest.raises(training.TrainingError, match=f"head_units={units}.*head_units=1.*only head_units may grow"):
+            training.init_weights(training.build(target, cfg, _single_device())[0], target, str(folder))
+
+
 def _scalars(folder, tag):
     """{step: value} of one TensorBoard scalar in the event files of `folder`."""
     from tensorflow.core.util import event_pb2
