@@ -39,10 +39,11 @@ declare -A RECIPES=(
   [norot_noscale]="--max_rotation=0 --scale_min=1 --scale_max=1"
   [mild]="--max_rotation=15 --scale_min=0.85 --scale_max=1.15"
   [noflip]="--flip_prob=0"
+  [heads3]="--head_units=3"
 )
 ORDER=(radius32 radius32_lr4e-3 radius32_batch16 radius32_fusion96 base batch4 radius12 crop129 lr4e-3
        crop257_batch4 fusion128 small offsets2 pose4
-       norot_noscale mild noflip)
+       norot_noscale mild noflip heads3)
 [ $# -gt 0 ] && ORDER=("$@")
 mkdir -p "$DIR"
 touch "$DIR/recipes.tsv"
