@@ -197,7 +197,8 @@ def test_a_warm_start_may_add_head_units_and_the_grown_network_computes_what_the
     refit, _, _ = training.restore_model(str(tmp_path / "grown"))
     assert np.any(refit.get_layer("pose_u2_bn3").get_weights()[0] != 0)
 
-    for units in (0, 2):   # a unit added after the fusion's linear output would not start as identity
+    # 0 -> 1: a unit after the fusion's linear output would not start as identity (no ReLU before it); 2 -> 1 shrinks
+    for units in (0, 2):
         narrow = ModelConfig(**{**TINY.__dict__, "head_units": units})
         folder = tmp_path / f"units{units}"
         training.train(str(folder), pattern, DATA, narrow, TrainConfig(**{**cfg.__dict__, "train_steps": 1}),
