@@ -171,13 +171,11 @@ def init_weights(model, model_cfg, source):
                            head_units=model_cfg.head_units if grows else source_cfg.head_units) != model_cfg:
         raise TrainingError(f"--init_from={source} holds a model built as {source_cfg}, but the flags ask for "
                             f"{model_cfg} (only head_units may grow, from at least 1)")
-    if grows:
-        source_layers = {layer.name: layer for layer in trained.layers}
-        for layer in model.layers:
-            if layer.name in source_layers:
-                layer.set_weights(source_layers[layer.name].get_weights())
-    else:
-        model.set_weights(trained.get_weights())
+    # by layer name: the same network shares every layer; a grown one all but its added units
+    source_layers = {layer.name: layer for layer in trained.layers}
+    for layer in model.layers:
+        if layer.name in source_layers:
+            layer.set_weights(source_layers[layer.name].get_weights())
     return cf_config.latest_checkpoint(os.path.join(source, CHECKPOINTS))
 
 
