@@ -95,7 +95,7 @@ class ModelConfig:
 
 # The demo's small network (experiments/tiny.flags sets the same; a test checks they agree), which the
 # benchmark times as resnet_tiny.
-DEMO_MODEL = ModelConfig(backbone="resnet_tiny", fusion_width=64, head_units=3, antialias=True,
+DEMO_MODEL = ModelConfig(backbone="resnet_tiny", fusion_width=64, head_units=1, antialias=True,
                          antialias_stem=True, offset_separable=True, offset_expansion=2)
 
 
