@@ -306,12 +306,14 @@ def test_a_stop_saves_the_step_the_optimizer_took(synth_data, tmp_path, sig):
     proc = subprocess.Popen(
         [sys.executable, "-m", "cf_tf.train", "--flagfile=experiments/tiny.flags", f"--model_dir={model_dir}",
          f"--train_records={pattern}", "--train_steps=100000", "--batch_size=2", "--crop_size=65",
-         "--checkpoint_every=100000"], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+         "--checkpoint_every=5"], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         preexec_fn=interruptible)
+    # steps were taken once the first periodic checkpoint is there (a fixed wait stopped a slower CPU
+    # still tracing its first step); the stop lands a few steps later
     deadline = time.time() + 240
-    while not (model_dir / "train").exists() and time.time() < deadline and proc.poll() is None:
-        time.sleep(0.5)
-    time.sleep(8)   # some steps
+    while not any((model_dir / "checkpoints").glob("ckpt-*.index")) and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    time.sleep(1)
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 1 and "Traceback" not in err
