@@ -104,10 +104,13 @@ AUGMENTED_STEPS = {"crop shift": 2 * STEPS, "all augmentation": 2 * STEPS}
 # its outputs averaged with those of the mirrored image, docs/RESULTS.md "PGO sigmas and flip testing on
 # trained models"): 0.97 / 0.80 of the oracle where the same model decoded once reaches 0.95 / 0.76. Its
 # segm is within one person of 0.80: asserted one notch below. The crop shift never saw a mirrored image.
+# On a CPU without AVX-512 (another float trajectory) the same code and seed reached 0.93 / 0.80
+# flip-tested (0.92 / 0.71 decoded once): the keypoints floor is the lowest of the two machines rounded
+# down (0.90), as the crop shift's above, not the 0.95 that one machine's 0.97 had set.
 FLIP_TESTED = {"all augmentation, flip test": "all augmentation"}
 AUGMENTED_GATE = {"crop shift": {"keypoints": 0.95, "segm": 0.85},
                   "all augmentation": {"keypoints": 0.90, "segm": 0.70},
-                  "all augmentation, flip test": {"keypoints": 0.95, "segm": 0.75}}
+                  "all augmentation, flip test": {"keypoints": 0.90, "segm": 0.75}}
 AUGMENTED_GOAL = {"crop shift": 0.90, "all augmentation": 0.80, "all augmentation, flip test": 0.80}
 
 
