@@ -23,7 +23,7 @@ $(VENV)/.installed: requirements.txt setup.py
 	$(PY) -m pip install -q --no-deps -e .
 	touch $@
 
-# --durations: the slowest tests' times in every run (the overfit gates' budget is tracked by it)
+# --durations: the slowest tests' times in every run (the overfit test's budget is tracked by it)
 test: install
 	$(PY) -m pytest -q --durations=8 tests
 
