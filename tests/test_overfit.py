@@ -10,12 +10,13 @@ people; one that cannot fit 8 images it has seen 1500 times each, shifted or not
 flaw. Every change to targets, model, losses or the training loop must keep this test passing.
 
 One model, because of CI's time. The test's budget is about 15 minutes of a 2-core CPU, and CI draws CPUs
-with and without AVX-512: the one without trains this model at about 2 steps/s (3000 steps: about 25
-minutes), the one with at about 5.5 (10 minutes). The four models the test trained before (no augmentation,
-seeds 0 and 1, 1500 steps each; the crop shift alone and all augmentation, 3000 each: 9000 steps) took
-89 minutes on the slower CPU and CI timed out. All augmentation is the stream training uses and contains the
-crop shift; without augmentation, or with the crop shift alone, the same network has fitted these images
-further in every run so far (about 1.00 / 0.90 of the oracle), and those gates are measured by hand with
+with and without AVX-512: the one without trains this model at about 2 steps/s (with the scoring, 21
+minutes in make test: over the budget, but all augmentation at 1500 steps was noise), the one with at
+about 5.5. The four models the test trained before (no augmentation, seeds 0 and 1, 1500 steps each; the
+crop shift alone and all augmentation, 3000 each: 9000 steps) took 89 minutes on the slower CPU and CI
+timed out. All augmentation is the stream training uses and contains the crop shift; without
+augmentation, or with the crop shift alone, the same network has fitted these images further in every
+run so far (about 1.00 / 0.90 of the oracle), and those gates are measured by hand with
 experiments/overfit_gate.sh (none | shift), their figures in docs/RESULTS.md. Smaller images would be
 cheaper but ask another question (docs/RESULTS.md, "The overfit test's time").
 
@@ -95,7 +96,6 @@ def test_tiny_model_fits_its_training_images_under_augmentation(gate, decoding):
     """Trained on shifted, scaled, rotated and flipped crops of the 8 images, it must find their people."""
     oracle, model = gate["oracle"], gate[decoding]
     for task, floor in FLOORS[decoding].items():
-        assert floor <= GOAL[task]
         share = model[task]["AP"] / oracle[task]["AP"]
         print(f"overfit gate, {decoding}, {task}: model / oracle AP = {share:.3f} (goal {GOAL[task]:.2f})")
         assert share >= floor, (
