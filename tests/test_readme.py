@@ -34,9 +34,13 @@ def _defined_flags(modules):
     interpreter and TensorFlow starting)."""
     procs = {m: subprocess.Popen([sys.executable, "-m", m, "--helpfull"], cwd=REPO, stdout=subprocess.PIPE,
                                  stderr=subprocess.PIPE, text=True) for m in modules}
+    try:
+        outputs = {m: proc.communicate(timeout=300) for m, proc in procs.items()}   # absl exits 1 after --helpfull
+    finally:   # none left running when one times out
+        for proc in procs.values():
+            proc.kill()
     defined = {}
-    for module, proc in procs.items():
-        out, err = proc.communicate(timeout=300)   # absl exits 1 after --helpfull
+    for module, (out, err) in outputs.items():
         defined[module] = set(re.findall(r"^\s+--(?:\[no\])?([a-z_0-9]+)", out, flags=re.M))
         assert "flagfile" in defined[module], f"python -m {module} --helpfull listed no flags:\n{err[-2000:]}"
     return defined
@@ -48,8 +52,8 @@ def test_every_readme_command_and_flag_exists():
     for module in used:
         assert (REPO / (module.replace(".", "/") + ".py")).is_file(), f"README names python -m {module}"
     defined = _defined_flags(used)
-    missing = {module: sorted(flags - defined[module] - {"helpfull", "help"}) for module, flags in used.items()}
-    missing = {module: flags for module, flags in missing.items() if flags}
+    unknown = {module: flags - defined[module] - {"helpfull", "help"} for module, flags in used.items()}
+    missing = {module: sorted(flags) for module, flags in unknown.items() if flags}
     assert not missing, f"README uses flags these commands do not define: {missing}"
 
 
