@@ -50,7 +50,10 @@ endif
 
 DEMO := runs/demo
 KEPT := models/synthetic_tiny
-# empty: tiny.flags' own; `make demo DEMO_STEPS=300` is the quick demo (experiments/readme_walkthrough.py)
+# the demo's training time: as many of tiny.flags' steps (at most its own 6000) as this many minutes of
+# this CPU train, so the whole demo takes about 25 minutes on any CPU (docs/RESULTS.md, "The demo's time")
+DEMO_MINUTES ?= 14
+# empty: as many as DEMO_MINUTES train; `make demo DEMO_STEPS=300` is the quick demo (experiments/readme_walkthrough.py)
 DEMO_STEPS ?=
 # how both models decode in the demo: with flip testing (their training flips; docs/RESULTS.md, "PGO sigmas
 # and flip testing on trained models"); `make demo DEMO_DECODE=` decodes as the paper does
@@ -59,7 +62,8 @@ DEMO_DECODE ?= --flip_test
 # The main job on bundled data, no downloads: synthetic people -> train tiny -> COCOeval -> export -> predict;
 # then the same with the model kept in the repository.
 demo: tfrecords
-	$(PY) -m cf_tf.train --flagfile=experiments/tiny.flags --model_dir=$(DEMO)/model $(if $(DEMO_STEPS),--train_steps=$(DEMO_STEPS))
+	$(PY) -m cf_tf.train --flagfile=experiments/tiny.flags --model_dir=$(DEMO)/model --train_minutes=$(DEMO_MINUTES) \
+	  $(if $(DEMO_STEPS),--train_steps=$(DEMO_STEPS))
 	$(PY) -m cf_tf.evaluate --model_dir=$(DEMO)/model --annotations=$(DATA)/synth_val/person_keypoints.json \
 	  --images=$(DATA)/synth_val/images --output_dir=$(DEMO)/eval $(DEMO_DECODE) | tee $(DEMO)/eval.txt
 	$(PY) -m cf_tf.evaluate --model_dir=$(DEMO)/model --head_report --annotations=$(DATA)/synth_val/person_keypoints.json \

@@ -115,6 +115,7 @@ class TrainConfig:
     shuffle_buffer: int = 256
     seed: int = 0
     init_from: str = ""           # a model folder whose weights a new run starts from ("": initialisers)
+    train_minutes: float = 0.0    # > 0: end where this many minutes of the loop run out, at most train_steps
 
     def __post_init__(self):
         if not self.learning_rate > 0:
@@ -123,6 +124,8 @@ class TrainConfig:
             raise ValueError(f"train_steps and batch_size must be >= 1 (got {self.train_steps}, {self.batch_size})")
         if self.lr_schedule not in ("constant", "cosine"):
             raise ValueError(f"lr_schedule must be constant or cosine, got {self.lr_schedule!r}")
+        if not self.train_minutes >= 0:
+            raise ValueError(f"train_minutes must be >= 0 (0: train_steps alone), got {self.train_minutes}")
         if min(self.warmup_steps, self.checkpoint_every - 1, self.keep_checkpoints - 1,
                self.summary_every - 1, self.image_summary_every - 1, self.shuffle_buffer - 1) < 0:
             raise ValueError("warmup_steps must be >= 0; checkpoint/summary intervals, "

@@ -72,6 +72,9 @@ MODEL_DIR = (flag("string", "model_dir", None, "Training folder: checkpoints, Te
 TRAINING = MODEL_DIR + SEED + (
     flag("string", "train_records", None, "TFRecord glob(s) to train on (comma-separated allowed)."),
     flag("integer", "train_steps", _T.train_steps, "Total optimizer steps (training resumes up to this count)."),
+    flag("float", "train_minutes", _T.train_minutes, "Minutes of training (0 = off): the run measures its steps/s "
+       "over its first steps, then ends (and ends its schedule) where this many minutes of its step loop run out, "
+       "at most --train_steps; a resume keeps the end it chose (model_dir/train_budget.json). One worker only."),
     flag("integer", "batch_size", _T.batch_size, "Global batch size (split over replicas)."),
     flag("float", "learning_rate", _T.learning_rate, "Peak Adam learning rate (paper: 1e-5)."),
     flag("enum", "lr_schedule", _T.lr_schedule, "After warm-up: constant, or cosine decay to 0 at train_steps.",
@@ -209,7 +212,7 @@ def train_config():
                                    ("train_steps", "batch_size", "learning_rate", "lr_schedule", "warmup_steps",
                                     "mixed_precision", "jit_compile", "checkpoint_every", "keep_checkpoints",
                                     "summary_every", "image_summary_every", "shuffle_buffer", "seed",
-                                    "init_from")})
+                                    "init_from", "train_minutes")})
 
 
 def decode_config(data_cfg):

@@ -38,6 +38,11 @@ from cf_tf.progress import Progress
 # The run's summary reports each loss term's mean over its last this many steps: one step's loss at a
 # small batch is too noisy to compare two runs by.
 RECENT_STEPS = 250
+# A time-budgeted run (--train_minutes) measures its steps/s between these steps of its loop (the first
+# ones trace the step function and fill the input pipeline), then ends its schedule where the budget runs
+# out; a probe inside tiny.flags' warm-up leaves its learning rates those of any end.
+BUDGET_PROBE = (10, 90)
+BUDGET_FILE = "train_budget.json"   # in model_dir: the end a time-budgeted run chose, which a resume keeps
 
 
 class TrainingError(RuntimeError):
@@ -45,21 +50,27 @@ class TrainingError(RuntimeError):
 
 
 class WarmupSchedule(keras.optimizers.schedules.LearningRateSchedule):
-    """Linear warm-up to the peak rate, then constant or cosine decay to 0 at total_steps."""
+    """Linear warm-up to the peak rate, then constant or cosine decay to 0 at total_steps.
+
+    total_steps is held in a variable, so that a time-budgeted run (--train_minutes) can move the end
+    once it has measured its step rate, without tracing the train step again."""
 
     def __init__(self, peak, warmup_steps, total_steps, decay):
-        self.peak, self.warmup, self.total, self.decay = peak, warmup_steps, total_steps, decay
+        self.peak, self.warmup, self.decay = peak, warmup_steps, decay
+        self.total = tf.Variable(total_steps, trainable=False, dtype=tf.int64, name="schedule_total_steps")
 
     def __call__(self, step):
         step = tf.cast(step, tf.float32)
         warm = tf.minimum(1.0, (step + 1.0) / max(self.warmup, 1))
         if self.decay == "cosine":
-            frac = tf.clip_by_value((step - self.warmup) / max(self.total - self.warmup, 1), 0.0, 1.0)
+            span = tf.maximum(tf.cast(self.total, tf.float32) - self.warmup, 1.0)
+            frac = tf.clip_by_value((step - self.warmup) / span, 0.0, 1.0)
             return self.peak * warm * 0.5 * (1.0 + tf.cos(math.pi * frac))
         return self.peak * warm
 
     def get_config(self):
-        return {"peak": self.peak, "warmup_steps": self.warmup, "total_steps": self.total, "decay": self.decay}
+        return {"peak": self.peak, "warmup_steps": self.warmup, "total_steps": int(self.total.numpy()),
+                "decay": self.decay}
 
 
 def make_strategy():
@@ -84,6 +95,11 @@ def _is_chief(strategy):
 
 def build(model_cfg, train_cfg, strategy):
     """(model, optimizer) built inside the strategy scope, optimizer variables created (SPEC pitfall)."""
+    return _build(model_cfg, train_cfg, strategy)[:2]
+
+
+def _build(model_cfg, train_cfg, strategy):
+    """build()'s (model, optimizer) and the optimizer's WarmupSchedule."""
     previous = keras.mixed_precision.global_policy()
     # layers take the policy when built; restoring it keeps later models in this process unaffected
     keras.mixed_precision.set_global_policy("mixed_float16" if train_cfg.mixed_precision else previous)
@@ -98,7 +114,7 @@ def build(model_cfg, train_cfg, strategy):
         if train_cfg.mixed_precision:
             optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
         optimizer.build(model.trainable_variables)
-    return model, optimizer
+    return model, optimizer, schedule
 
 
 def make_train_step(model, optimizer, strategy, weights, jit_compile=False):
@@ -287,19 +303,25 @@ class _Run:
     first: object            # the first batch, already read (None when nothing is left to train)
     start: int               # the step training resumes from
     chief: bool
+    schedule: WarmupSchedule
+    end: int                 # the step it trains to: train_steps, or the end a time budget chose
+    probe: bool              # a time budget whose end is still to choose
 
 
 def _train(model_dir, records, data_cfg, model_cfg, train_cfg, weights, strategy, log, ckpt_dir=None):
     """train() once the folder is this process's: ckpt_dir (default model_dir/checkpoints) is where
     it saves; every worker resumes from the chief's latest checkpoint."""
     run = _start(model_dir, records, data_cfg, model_cfg, train_cfg, strategy, log, ckpt_dir)
-    return _loop(run, model_dir, train_cfg, weights, strategy)
+    return _loop(run, model_dir, train_cfg, weights, strategy, log)
 
 
 def _start(model_dir, records, data_cfg, model_cfg, train_cfg, strategy, log, ckpt_dir):
     """Checks the settings, builds the model and optimizer, restores the latest checkpoint, reads the
     first batch and, on the chief, writes the run config."""
     replicas = strategy.num_replicas_in_sync
+    if train_cfg.train_minutes and isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        raise TrainingError("--train_minutes measures one process's steps/s, and every worker must stop at the "
+                            "same step: with several workers give --train_steps alone")
     if train_cfg.batch_size % replicas:
         raise TrainingError(f"--batch_size={train_cfg.batch_size} is not divisible by the {replicas} replicas")
     if data_cfg.geometry != model_cfg.geometry:
@@ -317,7 +339,7 @@ def _start(model_dir, records, data_cfg, model_cfg, train_cfg, strategy, log, ck
                                 f"{model_cfg}: use another --model_dir")
     keras.utils.set_random_seed(train_cfg.seed)   # the same flags give the same initial weights
     try:
-        model, optimizer = build(model_cfg, train_cfg, strategy)
+        model, optimizer, schedule = _build(model_cfg, train_cfg, strategy)
     except backbones.BackboneError as e:
         raise TrainingError(str(e)) from None
     chief = _is_chief(strategy)
@@ -338,8 +360,12 @@ def _start(model_dir, records, data_cfg, model_cfg, train_cfg, strategy, log, ck
         log(f"started from the weights of {init_weights(model, model_cfg, train_cfg.init_from)} (warm start: "
             f"a new optimizer and schedule)")
     start = int(optimizer.iterations.numpy())
+    end = _budget_end(model_dir, train_cfg) if restored else None
+    if end is not None:
+        schedule.total.assign(end)
+        log(f"time budget: this run chose to end at step {end} ({model_dir}/{BUDGET_FILE})")
     batches = _batches(iterator, records)
-    first = next(batches) if start < train_cfg.train_steps else None
+    first = next(batches) if start < (end or train_cfg.train_steps) else None
     if chief:   # only once a batch was read: records that cannot be read leave no folder tied to them
         cf_config.save_run_config(model_dir, model_cfg, data_cfg, stream)
     if restored and changed and state:
@@ -347,13 +373,42 @@ def _start(model_dir, records, data_cfg, model_cfg, train_cfg, strategy, log, ck
             f"({'; '.join(changed)}), so the saved data position does not apply: the data order restarts")
     elif restored:
         log(f"resumed from {restored} at step {start}")
-    return _Run(model, optimizer, manager, batches, first, start, chief)
+    return _Run(model, optimizer, manager, batches, first, start, chief, schedule, end or train_cfg.train_steps,
+                probe=bool(train_cfg.train_minutes) and end is None)
 
 
-def _loop(run, model_dir, train_cfg, weights, strategy):
+def _budget_end(model_dir, train_cfg):
+    """The end a time-budgeted run in model_dir chose for these minutes and at most train_steps, or None."""
+    if not train_cfg.train_minutes:
+        return None
+    try:
+        with open(os.path.join(model_dir, BUDGET_FILE)) as f:
+            saved = json.load(f)
+        if saved["train_minutes"] == train_cfg.train_minutes:
+            return min(int(saved["end"]), train_cfg.train_steps)
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return None
+
+
+def _choose_end(run, model_dir, train_cfg, step, seconds, elapsed, log):
+    """After the probe (BUDGET_PROBE): the step at which train_minutes of this loop run out at the probe's
+    rate, at most train_steps; set as the schedule's end and, on the chief, saved for a resume."""
+    rate = (BUDGET_PROBE[1] - BUDGET_PROBE[0]) / seconds
+    end = min(train_cfg.train_steps, step + max(int(rate * (60 * train_cfg.train_minutes - elapsed)), 0))
+    run.schedule.total.assign(end)
+    if run.chief:
+        files.write_json(os.path.join(model_dir, BUDGET_FILE),
+                         {"train_minutes": train_cfg.train_minutes, "end": end, "probe_steps_per_s": rate})
+    log(f"time budget: {rate:.2f} steps/s over steps {BUDGET_PROBE[0]}-{BUDGET_PROBE[1]} of this run, so "
+        f"{train_cfg.train_minutes:g} minutes end at step {end}" + (" (--train_steps)" if end == train_cfg.train_steps else ""))
+    return end
+
+
+def _loop(run, model_dir, train_cfg, weights, strategy, log):
     """The step loop: summaries, checkpoints, and the errors that stop it; returns train()'s summary."""
-    model, optimizer, manager, batches, first, start = (run.model, run.optimizer, run.manager, run.batches,
-                                                        run.first, run.start)
+    model, optimizer, manager, batches, first, start, end = (run.model, run.optimizer, run.manager, run.batches,
+                                                             run.first, run.start, run.end)
     replicas = strategy.num_replicas_in_sync
     writer = tf.summary.create_file_writer(os.path.join(model_dir, "train")) if run.chief else tf.summary.create_noop_writer()
     step_fn = make_train_step(model, optimizer, strategy, weights, train_cfg.jit_compile)
@@ -362,12 +417,12 @@ def _loop(run, model_dir, train_cfg, weights, strategy):
     adam = optimizer.inner_optimizer if train_cfg.mixed_precision else optimizer
     first_total = last_total = None
     recent = collections.deque(maxlen=RECENT_STEPS)   # {term: loss, "total": loss} of the last steps
-    bar = Progress(max(train_cfg.train_steps - start, 0), "train", unit="step")
+    bar = Progress(max(end - start, 0), "train", unit="step")
     step = saved_step = start
-    t0 = time.perf_counter()
+    t0 = probe_t0 = time.perf_counter()
     try:
         with writer.as_default():
-            while step < train_cfg.train_steps:
+            while step < end:
                 images, targets = first if first is not None else next(batches)
                 first = None
                 total, terms = step_fn(images, targets)
@@ -378,12 +433,18 @@ def _loop(run, model_dir, train_cfg, weights, strategy):
                         f"{ {k: float(v) for k, v in terms.items()} }); stopped without saving, the last good "
                         f"checkpoint is {manager.latest_checkpoint}. Lower --learning_rate or check the data.")
                 step += 1
+                if run.probe and step - start == BUDGET_PROBE[0]:
+                    probe_t0 = time.perf_counter()
+                elif run.probe and step - start == BUDGET_PROBE[1]:
+                    now = time.perf_counter()
+                    end = _choose_end(run, model_dir, train_cfg, step, now - probe_t0, now - t0, log)
+                    bar.total = max(end - start, 0)
                 first_total = total_v if first_total is None else first_total
                 last_total, last_terms = total_v, {k: float(v) for k, v in terms.items()}
                 recent.append({**last_terms, "total": total_v})
                 ips = (step - start) * train_cfg.batch_size / (time.perf_counter() - t0)
                 bar.update(loss=total_v, img_per_s=ips)
-                if step % train_cfg.summary_every == 0 or step == train_cfg.train_steps:
+                if step % train_cfg.summary_every == 0 or step == end:
                     tf.summary.scalar("loss/total", total_v, step=step)
                     for k, v in last_terms.items():
                         tf.summary.scalar(f"loss/{k}", v, step=step)

@@ -3,11 +3,10 @@
 # experiments/tiny.flags trains from scratch for the same wall time on the demo's data, alone on the
 # machine, with its cosine schedule ending at that time, then COCOeval scores it on synthetic val.
 #   bash experiments/recipes.sh [DIR=runs/recipes] [MINUTES=10] [NAME...]
-# Each recipe first trains 500 steps in DIR/NAME/probe; its steps/s between steps 100 and 500 (from
-# the TensorBoard event times, so graph tracing is not counted) times MINUTES sets its --train_steps.
-# The probe's rate varies by up to 20 %: the minutes column says what each recipe really trained, and
-# STEPS=N replaces the probe for a recipe whose step costs what tiny.flags' does (R, learning rate,
-# loss weights), which then trains tiny.flags' own steps, the fairest same time.
+# Each recipe trains with --train_minutes=MINUTES (cf_tf/training.py: its steps/s over its first
+# steps sets its last step, and its cosine ends there; the later steps may run faster or slower: the
+# minutes column says what each recipe really trained). STEPS=N trains N steps instead, for a recipe
+# whose step costs what tiny.flags' does (R, learning rate, loss weights), the fairest same time.
 # Needs `make tfrecords`. Rerun after an interruption: finished recipes are skipped, an interrupted
 # one resumes. Writes DIR/recipes.tsv: name, flags, steps, training minutes, images/s, keypoints AP,
 # segm AP.
@@ -52,26 +51,10 @@ for name in "${ORDER[@]}"; do
   grep -q "^$name	" "$DIR/recipes.tsv" && continue
   read -r -a extra <<< "${RECIPES[$name]}"
   run="$DIR/$name"
-  if [ -n "${STEPS:-}" ] && [ ! -f "$run/steps" ]; then mkdir -p "$run"; echo "$STEPS" > "$run/steps"; fi
-  if [ ! -f "$run/steps" ]; then
-    $PY -m cf_tf.train --flagfile=experiments/tiny.flags --model_dir="$run/probe" "${extra[@]}" \
-      --train_steps=500 --summary_every=25 --checkpoint_every=100000 --image_summary_every=100000 > /dev/null
-    $PY - "$run/probe/train" "$MINUTES" > "$run.steps" <<'EOF'
-import glob, sys
-import tensorflow as tf
-wall = {}
-for path in glob.glob(sys.argv[1] + "/events.*"):
-    for event in tf.compat.v1.train.summary_iterator(path):
-        if any(v.tag == "loss/total" for v in event.summary.value):
-            wall[event.step] = event.wall_time
-rate = (500 - 100) / (wall[500] - wall[100])
-print(int(rate * 60 * float(sys.argv[2])))
-EOF
-    mv "$run.steps" "$run/steps"
-  fi
-  steps=$(cat "$run/steps")
+  budget=(--train_minutes="$MINUTES" --train_steps=1000000)
+  [ -n "${STEPS:-}" ] && budget=(--train_steps="$STEPS")
   $PY -m cf_tf.train --flagfile=experiments/tiny.flags --model_dir="$run/model" "${extra[@]}" \
-    --train_steps="$steps" | tail -1 > "$run/train.json"
+    "${budget[@]}" | tail -1 > "$run/train.json"
   line=$($PY -m cf_tf.evaluate --model_dir="$run/model" --annotations=$VAL/person_keypoints.json \
     --images=$VAL/images --output_dir="$run/eval" | tail -1)
   # training minutes from its steps/s (a resumed run: the last part's rate)

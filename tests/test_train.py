@@ -137,6 +137,50 @@ def test_resume_continues_from_the_saved_step_and_weights(synth_data, tmp_path):
     assert logged == pytest.approx(expected, rel=1e-5)
 
 
+def test_a_time_budget_ends_the_run_and_its_schedule_where_the_minutes_run_out(synth_data, tmp_path, monkeypatch):
+    """--train_minutes: the steps/s measured over training.BUDGET_PROBE set the last step and the cosine's
+    end (on a clock that takes 0.25 s a step, 30 s end at step 90 + 4 x (30 - 90 x 0.25) = 120, below the
+    cap of 1000); a resume with the same minutes keeps that end; another budget measures again."""
+    _, _, pattern = synth_data
+    clock = [0.0]
+    real_step = training.make_train_step
+
+    def timed(*args, **kwargs):
+        step = real_step(*args, **kwargs)
+
+        def run(images, targets):
+            clock[0] += 0.25
+            return step(images, targets)
+        return run
+
+    monkeypatch.setattr(training, "make_train_step", timed)
+    monkeypatch.setattr(training, "time", type("Clock", (), {"perf_counter": staticmethod(lambda: clock[0])}))
+    cfg = TrainConfig(train_steps=1000, train_minutes=0.5, batch_size=2, learning_rate=1e-3, warmup_steps=100,
+                      lr_schedule="cosine", checkpoint_every=1000, summary_every=1, image_summary_every=1000)
+    logs = []
+    small = DataConfig(crop_size=65, input_size=256)   # 264 steps in all: small crops
+    result = training.train(str(tmp_path), pattern, small, TINY, cfg, strategy=_single_device(), log=logs.append)
+    assert training.BUDGET_PROBE == (10, 90)   # the figures above
+    assert result["step"] == 120 and result["checkpoint"].endswith("ckpt-120")
+    assert any("4.00 steps/s" in m and "end at step 120" in m for m in logs), logs
+    assert json.loads((tmp_path / training.BUDGET_FILE).read_text())["end"] == 120
+    # every step's learning rate is the schedule that ends at 120 (the probe ran inside the warm-up)
+    logged = _scalars(tmp_path / "train", "learning_rate")
+    expected = {step: float(training.WarmupSchedule(1e-3, 100, 120, "cosine")(step)) for step in range(1, 121)}
+    assert sorted(logged) == list(range(1, 121)) and logged == pytest.approx(expected, rel=1e-5)
+
+    logs.clear()
+    again = training.train(str(tmp_path), pattern, small, TINY, cfg, strategy=_single_device(), log=logs.append)
+    assert again["step"] == 120 and any("chose to end at step 120" in m for m in logs), logs
+    longer = TrainConfig(**{**cfg.__dict__, "train_minutes": 0.6})
+    # another budget measures again from the resumed step, its minutes counted from this run's loop:
+    # 36 s end 90 steps (22.5 s) and 4 x 13.5 steps after step 120
+    assert training.train(str(tmp_path), pattern, small, TINY, longer, strategy=_single_device(),
+                          log=logs.append)["step"] == 120 + 90 + 54
+    with pytest.raises(ValueError, match="train_minutes"):
+        TrainConfig(train_minutes=-1.0)
+
+
 def test_a_warm_start_takes_the_weights_of_another_folder_and_a_new_schedule(synth_data, tmp_path):
     """--init_from: the weights of a trained (or kept) folder, the optimizer and schedule from step 0; a
     run that resumes from its own checkpoint ignores it; another network is refused, naming both."""
