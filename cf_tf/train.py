@@ -1,6 +1,7 @@
 r"""Train a model (cf_tf/training.py).
 
   python -m cf_tf.train --flagfile=experiments/r101.flags [--model_dir=D] [--train_records=GLOB] [--train_steps=N]
+                        [--train_minutes=M]
 
 Ends with one JSON line: step, first and last loss, each loss term's mean over the last
 training.RECENT_STEPS steps (recent_losses, over recent_steps of them), steps/s, the last checkpoint.

@@ -269,7 +269,8 @@ def save_checkpoint(manager, model, step):
 
 def train(model_dir, records, data_cfg, model_cfg, train_cfg, weights=losses.LossWeights(),
           strategy=None, log=print):
-    """Trains to train_cfg.train_steps, resuming from model_dir; returns a summary dict.
+    """Trains to train_cfg.train_steps (or, with train_minutes, to the step where they run out, at most
+    that), resuming from model_dir; returns a summary dict.
 
     The chief holds model_dir's lock (cf_tf/files.py) throughout: a second run on the same folder
     stops with a message instead of replacing the first one's checkpoints."""
