@@ -517,8 +517,8 @@ def test_failed_start_leaves_no_model_dir(tmp_path):
     assert not (tmp_path / "new").exists()
 
 
-def _train_cli(model_dir, pattern, steps, tf_config=None):
-    """`python -m cf_tf.train` on the tiny model (global batch 4, 65 px crops), as a process."""
+def _train_cli(model_dir, pattern, steps, tf_config=None, *flags):
+    """`python -m cf_tf.train` on the tiny model (global batch 4, 65 px crops) with `flags`, as a process."""
     env = dict(os.environ)
     env.pop("TF_CONFIG", None)
     if tf_config:
@@ -526,7 +526,8 @@ def _train_cli(model_dir, pattern, steps, tf_config=None):
     return subprocess.Popen(
         [sys.executable, "-m", "cf_tf.train", "--flagfile=experiments/tiny.flags", f"--model_dir={model_dir}",
          f"--train_records={pattern}", f"--train_steps={steps}", "--batch_size=4", "--crop_size=65",
-         "--checkpoint_every=100000"], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+         "--checkpoint_every=100000", *flags], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True)
 
 
 def _two_workers(model_dir, pattern, steps):
@@ -556,6 +557,19 @@ def test_two_worker_processes_train_together_and_only_the_chief_writes(synth_dat
     # three Adam steps early in the warm-up move a weight by at most the sum of their learning rates,
     # 1.2e-4: the chief started from the seeded initialisation and took exactly those steps
     assert len(moved) > 20 and 0 < min(moved) and max(moved) < 2e-4
+
+
+def test_a_time_budget_on_several_workers_is_refused_in_one_line_before_any_step(synth_data, tmp_path):
+    """--train_minutes: each worker would measure its own steps/s and choose its own last step, where all
+    must stop together."""
+    _, _, pattern = synth_data
+    workers = [_train_cli(tmp_path / "cluster", pattern, 3, tf_config, "--train_minutes=1")
+               for tf_config in local_cluster(2)]
+    for proc in workers:
+        _, err = proc.communicate(timeout=600)
+        assert proc.returncode == 1 and "Traceback" not in err, err[-3000:]
+        assert err.strip().splitlines()[-1].startswith("error: --train_minutes measures one process's steps/s")
+    assert not (tmp_path / "cluster" / "checkpoints").exists()
 
 
 @pytest.mark.parametrize("shards", [2, 1], ids=["by file", "by element"])
