@@ -361,12 +361,13 @@ def _start(model_dir, records, data_cfg, model_cfg, train_cfg, strategy, log, ck
         log(f"started from the weights of {init_weights(model, model_cfg, train_cfg.init_from)} (warm start: "
             f"a new optimizer and schedule)")
     start = int(optimizer.iterations.numpy())
-    end = _budget_end(model_dir, train_cfg) if restored else None
-    if end is not None:
-        schedule.total.assign(end)
-        log(f"time budget: this run chose to end at step {end} ({model_dir}/{BUDGET_FILE})")
+    chosen = _budget_end(model_dir, train_cfg) if restored else None
+    if chosen is not None:
+        schedule.total.assign(chosen)
+        log(f"time budget: this run chose to end at step {chosen} ({model_dir}/{BUDGET_FILE})")
+    end = train_cfg.train_steps if chosen is None else chosen
     batches = _batches(iterator, records)
-    first = next(batches) if start < (end or train_cfg.train_steps) else None
+    first = next(batches) if start < end else None
     if chief:   # only once a batch was read: records that cannot be read leave no folder tied to them
         cf_config.save_run_config(model_dir, model_cfg, data_cfg, stream)
     if restored and changed and state:
@@ -374,8 +375,8 @@ def _start(model_dir, records, data_cfg, model_cfg, train_cfg, strategy, log, ck
             f"({'; '.join(changed)}), so the saved data position does not apply: the data order restarts")
     elif restored:
         log(f"resumed from {restored} at step {start}")
-    return _Run(model, optimizer, manager, batches, first, start, chief, schedule, end or train_cfg.train_steps,
-                probe=bool(train_cfg.train_minutes) and end is None)
+    return _Run(model, optimizer, manager, batches, first, start, chief, schedule, end,
+                probe=bool(train_cfg.train_minutes) and chosen is None)
 
 
 def _budget_end(model_dir, train_cfg):
@@ -401,8 +402,9 @@ def _choose_end(run, model_dir, train_cfg, step, seconds, elapsed, log):
     if run.chief:
         files.write_json(os.path.join(model_dir, BUDGET_FILE),
                          {"train_minutes": train_cfg.train_minutes, "end": end, "probe_steps_per_s": rate})
+    capped = " (--train_steps)" if end == train_cfg.train_steps else ""
     log(f"time budget: {rate:.2f} steps/s over steps {BUDGET_PROBE[0]}-{BUDGET_PROBE[1]} of this run, so "
-        f"{train_cfg.train_minutes:g} minutes end at step {end}" + (" (--train_steps)" if end == train_cfg.train_steps else ""))
+        f"{train_cfg.train_minutes:g} minutes end at step {end}{capped}")
     return end
 
 
