@@ -54,6 +54,9 @@ class DataConfig:
     max_rotation: float = 30.0    # degrees, uniform in [-max, max]
     flip_prob: float = 0.5
     max_shift: float = 0.1        # random crop shift, fraction of the crop side (0 with scale 1: no augmentation)
+    # extra weight of MaskCentroid's loss on its border cells (constants.BORDER_CELLS), added to 1;
+    # 0: every cell alike, as the paper (not in the paper: docs/RESULTS.md, "MaskCentroid's border cells")
+    maskcentroid_border: float = 0.0
 
     def __post_init__(self):
         if self.crop_size < 32 or self.input_size < 32:
@@ -64,6 +67,8 @@ class DataConfig:
             raise ValueError(f"flip_prob must be in [0, 1], got {self.flip_prob}")
         if not 0.0 <= self.max_shift <= 1.0:
             raise ValueError(f"max_shift must be in [0, 1], got {self.max_shift}")
+        if not self.maskcentroid_border >= 0.0:
+            raise ValueError(f"maskcentroid_border must be >= 0, got {self.maskcentroid_border}")
 
 
 @dataclasses.dataclass(frozen=True)

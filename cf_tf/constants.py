@@ -73,6 +73,9 @@ MASK_SCALE = 64.0
 # A seg cell is foreground at SFM >= this (paper A.1), and at least this covered it belongs to a
 # person's MaskCentroid loss and ownership (the targets' rule).
 SFM_THRESHOLD = 0.5
+# MaskCentroid's border cells (DataConfig.maskcentroid_border): those within this many seg cells
+# (Chebyshev) of a foreground cell another person owns, where misassigned pixels gather.
+BORDER_CELLS = 2
 # COCO's category id of a person, written into every result.
 PERSON_CATEGORY_ID = 1
 # Density clustering of mask-only people: histogram blur sigma (bins), peak window (bins), and the

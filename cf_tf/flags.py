@@ -11,7 +11,7 @@ import sys
 from absl import flags
 
 from cf_tf.config import ANCHOR_RULES, DataConfig, DecodeConfig, Geometry, ModelConfig, TrainConfig
-from cf_tf.constants import MAX_PIXELS, UPSAMPLING
+from cf_tf.constants import BORDER_CELLS, MAX_PIXELS, UPSAMPLING
 from cf_tf.losses import TERMS, LossWeights
 from cf_tf.model import backbones
 from cf_tf.postprocess import flip_test
@@ -46,6 +46,8 @@ DATA = INPUT_SIZE + (
     flag("float", "flip_prob", _D.flip_prob, "Augmentation: probability of a horizontal flip."),
     flag("float", "max_shift", _D.max_shift, "Augmentation: random shift of the crop centre, up to this "
        "fraction of the crop side (0..1), beyond the room a larger scaled image leaves."),
+    flag("float", "maskcentroid_border", _D.maskcentroid_border, "Extra weight of the MaskCentroid loss on "
+       f"cells within {BORDER_CELLS} seg cells of another person's, added to 1 (0: every cell alike, the paper's)."),
 )
 SEED = (flag("integer", "seed", _T.seed, "Random seed for the initial weights, data order and augmentation."),)
 MODEL = (
@@ -180,7 +182,7 @@ def data_config():
     """DataConfig from the DATA and GEOMETRY flags; a bad value exits with a message naming it."""
     f = FLAGS
     return _config(DataConfig, crop_size=f.crop_size, input_size=f.input_size, geometry=geometry(),
-                   **{name: getattr(f, name) for name in AUGMENTATION})
+                   maskcentroid_border=f.maskcentroid_border, **{name: getattr(f, name) for name in AUGMENTATION})
 
 
 def augmentation_args(cfg):

@@ -38,8 +38,8 @@ def _as_vectors(x):
 
 def _offset_terms(outputs, targets, radius, pose_stride):
     """{name: (pred, target, weight, vectors per pixel)} of the L1-scored maps of one image: the
-    loss's own L1 terms, plus KeyCentroid near its keypoint and the BHM."""
-    terms = l1_terms(outputs, targets)
+    loss's own L1 terms with every defined cell alike, plus KeyCentroid near its keypoint and the BHM."""
+    terms = l1_terms(outputs, targets, emphasised=False)
     pred, kc_t, in_disk, vectors = terms["keycentroid"]
     dist = tf.norm(tf.reshape(kc_t, tf.concat([tf.shape(kc_t)[:-1], [NUM_KEYPOINTS, 2]], 0)), axis=-1) * radius
     terms["keycentroid_near"] = (pred, kc_t, in_disk * tf.cast(dist <= pose_stride, tf.float32), vectors)

@@ -40,17 +40,18 @@ def l1_sums(pred, target, weight, pairs):
     return tf.reduce_sum(err * weight), tf.reduce_sum(weight)
 
 
-def l1_terms(outputs, targets):
-    """{name: (pred, target, weight, vectors per pixel)} of the offset outputs, weighted where each is defined."""
-    return {o.name: (outputs[o.name], targets[o.name], o.weight(targets), o.vectors)
-            for o in OUTPUTS if o.kind == "offset"}
+def l1_terms(outputs, targets, emphasised=True):
+    """{name: (pred, target, weight, vectors per pixel)} of the offset outputs, weighted where each is
+    defined: as the loss weighs them (Output.loss_weight_map), or every defined cell alike."""
+    return {o.name: (outputs[o.name], targets[o.name], o.loss_weight_map(targets) if emphasised else o.weight(targets),
+                     o.vectors) for o in OUTPUTS if o.kind == "offset"}
 
 
 def loss_sums(outputs, targets):
     """{term: (sum, count)} for one (per-replica) batch; outputs and targets are [B, H, W, C] dicts."""
     outputs = {k: tf.cast(v, tf.float32) for k, v in outputs.items()}
     sums = {k: l1_sums(*term) for k, term in l1_terms(outputs, targets).items()}
-    sums.update({o.name: _bce(outputs[o.name], targets[o.name], o.weight(targets))
+    sums.update({o.name: _bce(outputs[o.name], targets[o.name], o.loss_weight_map(targets))
                  for o in OUTPUTS if o.kind == "logit"})
     return {k: sums[k] for k in TERMS}
 

@@ -36,10 +36,17 @@ class Output:
     # "same" (unchanged), "keypoints" (per keypoint: left and right swap), "edges" (per directed
     # edge: the mirrored edge's), "none" (no mirror image: the output is not flip-averaged)
     mirror: str = "same"
+    # a target map that multiplies `weight` in the loss only, so the head report scores every cell alike
+    emphasis: Optional[str] = None
 
     def __post_init__(self):
         if self.mirror not in MIRRORS:
             raise ValueError(f"{self.name}: mirror must be one of {MIRRORS}, got {self.mirror!r}")
+
+    def loss_weight_map(self, targets):
+        """The map the loss is averaged over: `weight`, times `emphasis` where the output has one."""
+        w = self.weight(targets)
+        return w * targets[self.emphasis] if self.emphasis else w
 
     @property
     def vectors(self):
@@ -64,12 +71,12 @@ OUTPUTS = (
     Output("sfm", "SFM", 1, "seg", "logit", None, lambda t: t["seg_weight"], 2.0, "auc", soft_target=True),
     # points at the anchor, by default the right shoulder (constants.ANCHOR_KEYPOINT): a left one in the mirror
     Output("maskcentroid", "MaskCentroid", 2, "seg", "offset", "mask_scale", _maskcentroid_weight, 1.0, "l1",
-           mirror="none"),
+           mirror="none", emphasis="mc_emphasis"),
 )
 BY_NAME = {o.name: o for o in OUTPUTS}
 NAMES = tuple(BY_NAME)
 # Maps the targets add to the outputs' own: the losses' weight maps (above) and the seg cells' owner.
-WEIGHT_KEYS = ("kp_weight", "mid_weight", "seg_weight")
+WEIGHT_KEYS = ("kp_weight", "mid_weight", "seg_weight", "mc_emphasis")
 
 
 def of_grid(grid):

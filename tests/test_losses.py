@@ -15,7 +15,7 @@ def _maps(h=2, w=3, value=0.0):
     outputs = {o.name: tf.fill([1, h, w, o.channels], value) for o in OUTPUTS}
     targets = {o.name: tf.fill([1, h, w, o.channels], value) for o in OUTPUTS}
     targets.update(kp_weight=tf.ones([1, h, w, 1]), mid_weight=tf.ones([1, h, w, 32]),
-                   seg_weight=tf.ones([1, h, w, 1]))
+                   seg_weight=tf.ones([1, h, w, 1]), mc_emphasis=tf.ones([1, h, w, 1]))
     return outputs, targets
 
 
@@ -49,6 +49,22 @@ def test_l1_counts_vectors_and_only_where_the_target_is_defined():
     outputs["maskcentroid"] = tf.ones([1, 2, 3, 2])
     s, c = losses.loss_sums(outputs, targets)["maskcentroid"]
     assert (float(s), float(c)) == pytest.approx((4.0, 2.0))
+
+
+def test_maskcentroid_emphasis_weighs_its_cells_in_the_loss_and_not_in_the_head_report():
+    outputs, targets = _maps()
+    targets["sfm"] = tf.constant([[[[1.0], [1.0], [0.0]], [[1.0], [0.0], [0.0]]]])     # 3 cells defined
+    mc = np.zeros((1, 2, 3, 2), np.float32)
+    mc[0, 0, 0] = (1.0, 0.0)              # an error of 1 on a defined cell
+    mc[0, 0, 2] = (9.0, 9.0)              # on an undefined one
+    outputs["maskcentroid"] = tf.constant(mc)
+    # a border cell (emphasis 1 + 3) among them: its error of 1 counts 4 times, and so does its weight;
+    # emphasis on an undefined cell (the 9s) changes nothing
+    targets["mc_emphasis"] = tf.constant([[[[4.0], [1.0], [4.0]], [[1.0], [1.0], [1.0]]]])
+    s, c = losses.loss_sums(outputs, targets)["maskcentroid"]
+    assert (float(s), float(c)) == pytest.approx((4.0, 6.0))
+    pred, target, weight, _ = losses.l1_terms(outputs, targets, emphasised=False)["maskcentroid"]
+    assert tuple(float(v) for v in losses.l1_sums(pred, target, weight, 1)) == pytest.approx((1.0, 3.0))
 
 
 def test_combine_divides_each_sum_by_its_count_and_weights_the_terms():

@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 
 from cf_tf.config import DataConfig, Geometry
-from cf_tf.constants import DIRECTED_EDGES, KEYPOINT_NAMES, grid_size
+from cf_tf.constants import BORDER_CELLS, DIRECTED_EDGES, KEYPOINT_NAMES, grid_size
 from cf_tf.data.targets import build_targets, sample_masks
 from cf_tf.outputs import NAMES, OUTPUTS, WEIGHT_KEYS
 
@@ -169,6 +169,30 @@ def test_sfm_is_the_soft_coverage_of_each_cell_and_maskcentroid_spans_it():
     rc = np.argwhere(partial)
     emb = np.stack([rc[:, 1] * s + 0.5, rc[:, 0] * s + 0.5], -1) + t["maskcentroid"][partial] * CFG.geometry.mask_scale
     np.testing.assert_allclose(emb, np.broadcast_to(rsh, emb.shape), atol=1e-3)
+
+
+def test_maskcentroid_emphasis_is_on_the_cells_near_another_persons_and_nowhere_else():
+    """Two boxes side by side, 4 px apart, over the same rows: the cells of each within BORDER_CELLS of the
+    other's weigh 1 + maskcentroid_border in MaskCentroid's loss, the rest 1; a person alone has none."""
+    left, right = person({"right_shoulder": (40.5, 60.5)}), person({"right_shoulder": (110.5, 60.5)})
+    masks = [box_mask(20, 40, 80, 100), box_mask(84, 40, 140, 100)]
+    cfg = DataConfig(crop_size=SIZE, maskcentroid_border=3.0)
+    t = targets([left, right], masks, cfg=cfg)
+    e, inst = t["mc_emphasis"][..., 0], t["instance"]
+    s = CFG.geometry.seg_stride
+    fg = t["sfm"][..., 0] >= 0.5
+    cols = np.arange(e.shape[1]) * s + 0.5
+    # a foreground cell of one is within 2 cells (Chebyshev) of the other's foreground cells
+    other_cols = {0: cols[(fg & (inst == 1)).any(0)], 1: cols[(fg & (inst == 0)).any(0)]}
+    for (r, c) in np.argwhere(fg):
+        near = np.abs(other_cols[inst[r, c]] - cols[c]).min() <= BORDER_CELLS * s
+        assert e[r, c] == (4.0 if near else 1.0), (r, c)
+    # the last foreground column of one (centre 76.5) is 2 cells from the first of the other (84.5)
+    assert (e[~fg] == 1.0).all() and set(np.argwhere(e == 4.0)[:, 1]) == {19, 21}
+    assert (targets([left, right], masks)["mc_emphasis"] == 1.0).all()           # the default: the paper's
+    assert (targets([left], masks[:1], cfg=cfg)["mc_emphasis"] == 1.0).all()
+    with pytest.raises(ValueError, match="maskcentroid_border"):
+        DataConfig(maskcentroid_border=-1.0)
 
 
 def test_image_with_nobody_has_empty_targets():

@@ -624,3 +624,14 @@ def test_a_checkpoint_the_disk_cannot_hold_is_one_line_and_leaves_no_temp_folder
         training.train(str(tmp_path), pattern, DATA, TINY, TrainConfig(train_steps=2, batch_size=2),
                        strategy=_single_device(), log=lambda m: None)
     assert os.listdir(tmp_path / "checkpoints") == []
+
+
+def test_a_stream_saved_before_a_data_setting_existed_reads_it_at_its_default():
+    """A folder saved before --maskcentroid_border keeps its data position when resumed at the default,
+    and a run that changes it is told so."""
+    data = {k: v for k, v in DataConfig().__dict__.items() if k != "geometry"}
+    current = {"records": ["/r/a.tfrecord"], "batch_size": 4, "seed": 0, "shuffle_buffer": 256, "data": data}
+    older = {**current, "data": {k: v for k, v in data.items() if k != "maskcentroid_border"}}
+    assert training.stream_changes(older, current) == []
+    emphasised = {**current, "data": {**data, "maskcentroid_border": 3.0}}
+    assert training.stream_changes(older, emphasised) == ["--maskcentroid_border: 0.0 then, 3.0 now"]

@@ -14,7 +14,9 @@ Given keypoints [N, 17, 3] and soft masks [H, W, N] already in crop coordinates:
   anchor C_k (right shoulder if labelled, paper Fig. 5; else mean keypoint; else mask mean, paper
   Eq. 3), from the keypoints labelled anywhere, not only inside the crop (docs/DESIGN.md). A cell
   that is at least half inside some masks belongs to the smallest of them; a cell less than half
-  inside any belongs to the one covering most of it.
+  inside any belongs to the one covering most of it. Its loss weighs `maskcentroid_border` more (added
+  to 1) on the cells within BORDER_CELLS of a foreground cell another person owns (`mc_emphasis`):
+  where a smooth field must switch between two anchors, and where misassigned pixels gather.
 - loss weights: crowd regions and people with a mask but no labelled keypoint are ignored by the
   keypoint losses; crowd regions are ignored by the segmentation losses.
 
@@ -24,8 +26,8 @@ cell-centre rule of cf_tf/constants.py.
 
 import tensorflow as tf
 
-from cf_tf.constants import (ANCHOR_KEYPOINT, DIRECTED_EDGES, FAR, NUM_EDGES, NUM_KEYPOINTS, SFM_THRESHOLD,
-                             grid_centres)
+from cf_tf.constants import (ANCHOR_KEYPOINT, BORDER_CELLS, DIRECTED_EDGES, FAR, NUM_EDGES, NUM_KEYPOINTS,
+                             SFM_THRESHOLD, grid_centres)
 
 
 def sample_masks(masks, stride):
@@ -105,8 +107,15 @@ def keypoint_ignore_weight(keypoints, masks, crowd, stride):
     return 1.0 - tf.cast(ignore_kp, tf.float32)[..., None]
 
 
-def seg_targets(keypoints, masks, crowd, height, width, geometry, anchor_keypoints):
-    """SFM, MaskCentroid, seg_weight and the seg cells' owner `instance` on the seg grid."""
+def border_cells(owner, fg, people):
+    """[Hs, Ws] bool: foreground cells with a foreground cell of another owner within BORDER_CELLS."""
+    mine = tf.one_hot(owner, people) * tf.cast(fg, tf.float32)[..., None]          # [Hs, Ws, N]
+    near = tf.nn.max_pool2d(mine[None], 2 * BORDER_CELLS + 1, 1, "SAME")[0]        # owners within reach
+    return fg & (tf.reduce_sum(near * (1.0 - mine), axis=-1) > 0)
+
+
+def seg_targets(keypoints, masks, crowd, height, width, geometry, anchor_keypoints, border_weight):
+    """SFM, MaskCentroid, seg_weight, mc_emphasis and the seg cells' owner `instance` on the seg grid."""
     stride = geometry.seg_stride
     S = grid_centres(height, width, stride)                               # [Hs, Ws, 2]
     m_seg = sample_masks(masks, stride)                                   # [Hs, Ws, N]
@@ -125,6 +134,8 @@ def seg_targets(keypoints, masks, crowd, height, width, geometry, anchor_keypoin
     return {"sfm": sample_masks(union, stride),                          # [Hs, Ws, 1] coverage
             "maskcentroid": maskcentroid,
             "seg_weight": 1.0 - tf.cast(crowd_seg & ~fg, tf.float32)[..., None],
+            "mc_emphasis": 1.0 + border_weight * tf.cast(border_cells(owner, fg, tf.shape(m_seg)[-1]),
+                                                         tf.float32)[..., None],
             "instance": tf.where(covered, owner, -1)}
 
 
@@ -149,5 +160,6 @@ def build_targets(keypoints, masks, iscrowd, height, width, cfg, anchor_keypoint
     geometry = cfg.geometry
     targets = pose_targets(keypoints, valid, height, width, geometry)
     targets["kp_weight"] = keypoint_ignore_weight(keypoints, masks, crowd, geometry.pose_stride)
-    targets.update(seg_targets(keypoints, masks, crowd, height, width, geometry, anchor_keypoints))
+    targets.update(seg_targets(keypoints, masks, crowd, height, width, geometry, anchor_keypoints,
+                               cfg.maskcentroid_border))
     return targets
