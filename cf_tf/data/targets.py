@@ -134,8 +134,10 @@ def seg_targets(keypoints, masks, crowd, height, width, geometry, anchor_keypoin
     return {"sfm": sample_masks(union, stride),                          # [Hs, Ws, 1] coverage
             "maskcentroid": maskcentroid,
             "seg_weight": 1.0 - tf.cast(crowd_seg & ~fg, tf.float32)[..., None],
+            # off (the paper's), the input pipeline does not compute the border
             "mc_emphasis": 1.0 + border_weight * tf.cast(border_cells(owner, fg, tf.shape(m_seg)[-1]),
-                                                         tf.float32)[..., None],
+                                                         tf.float32)[..., None] if border_weight
+            else tf.ones_like(maskcentroid[..., :1]),
             "instance": tf.where(covered, owner, -1)}
 
 
