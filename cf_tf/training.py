@@ -225,7 +225,7 @@ def stream_changes(saved, current):
     for key in ("batch_size", "seed", "shuffle_buffer"):
         if saved.get(key) != current[key]:
             out.append(f"--{key}: {saved.get(key)} then, {current[key]} now")
-    # a setting added since the folder was saved read its default then
+    # a setting added since the folder was saved had its default then
     then = {**dataclasses.asdict(cf_config.DataConfig()), **(saved.get("data") or {})}
     out += [f"--{k}: {then.get(k)} then, {v} now" for k, v in current["data"].items() if then.get(k) != v]
     return out
