@@ -131,13 +131,13 @@ def seg_targets(keypoints, masks, crowd, height, width, geometry, anchor_keypoin
     crowd_seg = tf.reduce_max(m_seg * tf.cast(crowd, tf.float32), axis=-1) >= 0.5
     C = anchors(anchor_keypoints, tf.cast(member, tf.float32), S, geometry.anchor_rule)   # [N, 2]
     maskcentroid = (tf.gather(C, owner) - S) / geometry.mask_scale * tf.cast(covered, tf.float32)[..., None]
+    emphasis = tf.ones_like(maskcentroid[..., :1])                        # off (the paper's): no border computed
+    if border_weight:
+        emphasis += border_weight * tf.cast(border_cells(owner, fg, tf.shape(m_seg)[-1]), tf.float32)[..., None]
     return {"sfm": sample_masks(union, stride),                          # [Hs, Ws, 1] coverage
             "maskcentroid": maskcentroid,
             "seg_weight": 1.0 - tf.cast(crowd_seg & ~fg, tf.float32)[..., None],
-            # off (the paper's), the input pipeline does not compute the border
-            "mc_emphasis": 1.0 + border_weight * tf.cast(border_cells(owner, fg, tf.shape(m_seg)[-1]),
-                                                         tf.float32)[..., None] if border_weight
-            else tf.ones_like(maskcentroid[..., :1]),
+            "mc_emphasis": emphasis,
             "instance": tf.where(covered, owner, -1)}
 
 
