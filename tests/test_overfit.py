@@ -29,7 +29,9 @@ whose float rounding gives the same code and seed other trajectories. The goals 
 convs; 0.90 / 0.69 with R 16; 0.94 / 0.78 and 0.93 / 0.77 with zero-gamma residual branches; 0.95 / 0.76
 and 0.96 / 0.74 (seeds 0 / 1) with fused BatchNorm and the PGO sigmas at the low ends of the paper's ranges
 on the AVX-512 CPU, 0.92 / 0.71 on the AVX2 CPU (docs/RESULTS.md, "Three units in tiny.flags: the overfit
-test on another CPU").
+test on another CPU"); 0.94 / 0.81 and 0.92 / 0.80 (seeds 0 / 1, AVX2 CPU) with MaskCentroid's loss weighed
+4x at the borders between people (tiny.flags' --maskcentroid_border=3; docs/RESULTS.md, "MaskCentroid's
+border cells"), where seed 0 reached 0.71 without it.
 """
 
 import json
@@ -45,9 +47,10 @@ from conftest import REPO, make_synth
 STEPS, BATCH, SIZE, SEED = 3000, 4, 257, 0
 # The model trains with flips, so it is also scored with flip testing (--flip_test: its outputs averaged with
 # those of the mirrored image, docs/RESULTS.md "PGO sigmas and flip testing on trained models"): 0.97 / 0.80
-# and 0.98 / 0.79 of the oracle on the AVX-512 CPU, 0.93 / 0.80 on the AVX2 CPU. Model AP / oracle AP on the
-# same images, asserted. Only ever raise these (see the module docstring).
-FLOORS = {"decoded once": {"keypoints": 0.90, "segm": 0.70},
+# and 0.98 / 0.79 of the oracle on the AVX-512 CPU, 0.93 / 0.80 on the AVX2 CPU; with the border weight 0.95 /
+# 0.82 on both seeds of the AVX2 CPU. Model AP / oracle AP on the same images, asserted. Only ever raise these
+# (see the module docstring).
+FLOORS = {"decoded once": {"keypoints": 0.90, "segm": 0.75},
           "flip-tested": {"keypoints": 0.90, "segm": 0.75}}
 GOAL = {"keypoints": 0.90, "segm": 0.80}
 
