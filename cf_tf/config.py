@@ -246,6 +246,10 @@ class DecodeConfig:
     mask_max_distance: float = 48.0    # pixels whose embedding is farther from every centroid stay unassigned
     mask_only_score: float = 0.5       # score of a mask-only person = this x its mean SFM probability
     igo_sigma: float = 0.1             # instance-wise Gaussian optimisation, seg-stride cells (0 = off)
+    # mask score = detection score x maskness ** this: maskness spans a few tenths where the detection
+    # score spans a factor of 3, so at SOLOv2's 1 the keypoints' confidence ranks the masks (docs/RESULTS.md,
+    # "Ranking the masks: maskness to the 4th")
+    maskness_power: float = 4.0
     flip_test: bool = False            # outputs averaged with the mirrored input's (postprocess/flip_test.py)
 
     def __post_init__(self):
@@ -254,6 +258,8 @@ class DecodeConfig:
         if min(self.hvk_sigma, self.lvk_sigma, self.igo_sigma, self.nms_radius, self.cluster_radius,
                self.anchor_snap_radius, self.claim_spread) < 0:
             raise ValueError("sigmas and radii must be >= 0")
+        if not self.maskness_power >= 0:
+            raise ValueError(f"maskness_power must be >= 0, got {self.maskness_power}")
         if self.mask_clustering not in ("graph", "dbscan"):
             raise ValueError(f"mask_clustering must be graph or dbscan, got {self.mask_clustering!r}")
 

@@ -123,7 +123,9 @@ _DECODE_HELP = {
     "min_cluster_pixels": "Seg cells a mask-only cluster needs.",
     "mask_max_distance": "Cells whose embedding is farther (input pixels) from every centroid stay unassigned.",
     "mask_only_score": "Score of a person found by mask clustering alone = this x its mean SFM probability (its mask's "
-                       "score: this x its maskness).",
+                       "detection score).",
+    "maskness_power": "A mask's score = its detection score x its maskness (mean soft map over the mask) to this power "
+                      "(SOLOv2: 1; 0 = the detection score alone).",
     "igo_sigma": "Instance-wise Gaussian optimisation sigma, seg-stride cells (paper sweeps 0.1-0.5; 0 = off).",
     "flip_test": "Average the network's outputs with those of the horizontally mirrored input (twice the network's "
                  "time; not in the paper; needs input_size - 1 to be a multiple of both output strides).",

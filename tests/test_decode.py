@@ -1,6 +1,8 @@
 """The graph-mode decoder on perfect (oracle) outputs: sub-pixel accuracy, crowds, DBSCAN agreement,
 empty images."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -162,10 +164,11 @@ def test_20px_person_comes_back_at_image_resolution(keypoints):
     assert max(ious) >= 0.8, ious
 
 
-def test_mask_scores_are_the_detection_score_times_maskness():
-    """A mask's score (segm results) is its person's score times its maskness, the mean resampled soft
-    map over the mask: about 1 for a big person on whole cells, lower for a small one drawn from
-    partly covered cells; mask-only people take mask_only_score as their detection score."""
+def test_mask_scores_are_the_detection_score_times_a_power_of_maskness():
+    """A mask's score (segm results) is its person's score times its maskness to maskness_power; maskness,
+    the mean resampled soft map over the mask, is about 1 for a big person on whole cells, lower for a
+    small one drawn from partly covered cells; mask-only people take mask_only_score as their detection
+    score. The power changes the mask scores only, as maskness ** power."""
     big = np.zeros((17, 3), np.float32)
     big[J["right_shoulder"]] = (60.5, 80.5, 2)
     big[J["nose"]] = (70.5, 50.5, 2)
@@ -173,15 +176,23 @@ def test_mask_scores_are_the_detection_score_times_maskness():
     m_big[40:200, 40:120] = 1
     m_small = np.zeros_like(m_big)
     m_small[113:124, 183:194] = 1             # 11 x 11 px, no keypoints: found by the clustering
-    out = _decode([big, np.zeros((17, 3), np.float32)], [m_big, m_small])
+    by_power = {p: _decode([big, np.zeros((17, 3), np.float32)], [m_big, m_small],
+                           cfg=dataclasses.replace(DECODE, maskness_power=p)) for p in (1.0, DECODE.maskness_power)}
+    out = by_power[1.0]
     assert out["num_people"] == 2
     k_big = int(np.argmax(out["masks"].sum((1, 2))))
     k_small = 1 - k_big
-    maskness = out["mask_scores"][:2] / np.array([out["scores"][k_big] if k == k_big else DECODE.mask_only_score
-                                                  for k in range(2)])
+    detection = np.array([out["scores"][k_big] if k == k_big else DECODE.mask_only_score for k in range(2)])
+    maskness = out["mask_scores"][:2] / detection
     assert maskness[k_big] > 0.95 and 0.5 < maskness[k_small] < 0.85, maskness
     assert out["keypoints"][k_small, :, 2].max() == 0 and out["keypoints"][k_big, :, 2].max() > 0
     assert not out["mask_scores"][2:].any()
+    powered = by_power[DECODE.maskness_power]
+    for key in ("scores", "masks", "keypoints"):
+        np.testing.assert_array_equal(powered[key], out[key])
+    np.testing.assert_allclose(powered["mask_scores"][:2], detection * maskness ** DECODE.maskness_power, rtol=1e-5)
+    with pytest.raises(ValueError, match="maskness_power must be >= 0"):
+        dataclasses.replace(DECODE, maskness_power=-1.0)
 
 
 def test_small_people_without_keypoints_side_by_side_stay_apart():

@@ -79,9 +79,9 @@ def to_image(owner, sfm_prob, keypoints, scores, valid, scale, height, width, cf
     """The kept people in original-image pixels: masks resampled from the seg grid (IGO, bilinear
     owner, bicubic threshold; maskcentroid.instance_masks), keypoints clipped to the image, boxes.
 
-    A mask's score (the segm results' score) is the person's detection score times its maskness:
-    the keypoint score for people with keypoints, mask_only_score for mask-only people (whose
-    `scores` already hold their mean SFM probability, which maskness replaces)."""
+    A mask's score (the segm results' score) is the person's detection score times its maskness to
+    cfg.maskness_power: the keypoint score for people with keypoints, mask_only_score for mask-only
+    people (whose `scores` already hold their mean SFM probability, which maskness replaces)."""
     mask_h, mask_w, per_pixel = maskcentroid.mask_size(scale, height, width)
     masks, maskness, boxes = maskcentroid.instance_masks(owner, sfm_prob[..., 0], cfg.max_people,
                                                          scale / per_pixel, mask_h, mask_w, cfg)
@@ -92,7 +92,7 @@ def to_image(owner, sfm_prob, keypoints, scores, valid, scale, height, width, cf
     return {
         "keypoints": tf.where(valid[:, None, None], keypoints, 0.0),
         "scores": scores,
-        "mask_scores": tf.where(valid, detection * maskness, 0.0),
+        "mask_scores": tf.where(valid, detection * maskness ** cfg.maskness_power, 0.0),
         "masks": masks,
         "boxes": boxes / per_pixel,
         "num_people": tf.reduce_sum(tf.cast(valid, tf.int32)),
