@@ -3,9 +3,9 @@
 # augmentation VARIANT, then COCOeval and the head report score it on those images as they are. For one
 # hypothesis at a time, before and after.
 #   bash experiments/overfit_gate.sh DIR VARIANT [STEPS] [EXTRA TRAIN FLAGS...]
-# VARIANT: all (all of the paper's augmentation: the flags' defaults, the gate tests/test_overfit.py
-# asserts in make test), shift (the paper's crop shift alone) or none (no augmentation): these two are
-# measured here only (docs/RESULTS.md, "The overfit test on a slower CPU"). STEPS: 1500 for none, 3000
+# VARIANT: all (all of the paper's augmentation: the flags' defaults) and shift (the paper's crop shift
+# alone), the two gates tests/test_overfit.py asserts in make test, or none (no augmentation, measured
+# here only: docs/RESULTS.md, "The overfit test on a slower CPU"). STEPS: 1500 for none, 3000
 # for shift and all (the test's) unless given.
 # Writes DIR/train.json (train's summary: recent_losses are the loss terms' means over the last 250
 # steps), DIR/eval.json (with segm_errors), DIR/oracle.json (the oracle in the
