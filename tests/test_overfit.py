@@ -90,8 +90,13 @@ def gates(tmp_path_factory):
                              f"--crop_size={SIZE}", f"--seed={SEED}", f"--train_steps={STEPS}",
                              f"--checkpoint_every={STEPS}", f"--model_dir={models[gate]}",
                              *augmentation_args(AUGMENTATION[gate])) for gate in AUGMENTATION}
-    for gate, proc in training.items():
-        assert _result(proc, models[gate], "cf_tf.train")["step"] == STEPS
+    try:
+        for gate, proc in training.items():
+            assert _result(proc, models[gate], "cf_tf.train")["step"] == STEPS
+    finally:   # one training failed: the other is not left running after the test
+        for proc in training.values():
+            if proc.poll() is None:
+                proc.kill()
 
     def score(name, model, *flags):
         log = out / f"{name}_eval"
@@ -103,7 +108,12 @@ def gates(tmp_path_factory):
                ("all augmentation", "decoded once"): score("all", models["all augmentation"]),
                ("all augmentation", "flip-tested"): score("all_flip", models["all augmentation"], "--flip_test"),
                "oracle": score("oracle", models["all augmentation"], "--oracle")}
-    results = {key: _result(proc, log, "cf_tf.evaluate") for key, (log, proc) in scoring.items()}
+    try:
+        results = {key: _result(proc, log, "cf_tf.evaluate") for key, (log, proc) in scoring.items()}
+    finally:
+        for _, proc in scoring.values():
+            if proc.poll() is None:
+                proc.kill()
     assert all(r["images"] == 8 for r in results.values())
     print(f"overfit gates: {json.dumps({' '.join(k) if isinstance(k, tuple) else k: v for k, v in results.items()})}")
     return results
