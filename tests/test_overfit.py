@@ -12,7 +12,7 @@ keep this test passing.
 
 Two models, 6000 steps, trained at once (two processes share the 2 cores better than one uses them: 3.3
 steps/s each on the AVX-512 CPU, where one alone trains 5.5). CI draws CPUs with and without AVX-512: with
-it the test takes about 17 minutes, without it (1.25 steps/s each) about 45, over the test's budget of
+it the test takes about 16 minutes (904 and 949 s measured), without it (1.25 steps/s each) about 45, over the test's budget of
 about 15. The gates cost what they cost because a step costs what it costs: 1500 steps measured the
 fitting speed, not the fit ("The crop shift at twice the steps"), smaller images ask another question ("The
 overfit test's time"), one seed each because a second would double it. The four models the test trained
@@ -69,12 +69,21 @@ def _start(module, log, *args):
         return subprocess.Popen([sys.executable, "-m", module, *args], cwd=REPO, stdout=out, stderr=err)
 
 
-def _result(proc, log, module):
-    """The JSON object on the last output line of a finished `python -m module`."""
-    proc.wait()
-    out, err = (open(f"{log}.{s}").read() for s in ("out", "err"))
-    assert proc.returncode == 0, f"{module} failed:\n{out[-3000:]}\n{err[-3000:]}"
-    return json.loads(out.strip().splitlines()[-1])
+def _results(runs, module):
+    """{key: the JSON object on the last output line} of the `python -m module` runs {key: (log, process)}, once
+    all have finished; if one failed, the others are not left running after the test."""
+    try:
+        results = {}
+        for key, (log, proc) in runs.items():
+            proc.wait()
+            out, err = (open(f"{log}.{s}").read() for s in ("out", "err"))
+            assert proc.returncode == 0, f"{module} failed:\n{out[-3000:]}\n{err[-3000:]}"
+            results[key] = json.loads(out.strip().splitlines()[-1])
+        return results
+    finally:
+        for _, proc in runs.values():
+            if proc.poll() is None:
+                proc.kill()
 
 
 @pytest.fixture(scope="module")
@@ -85,18 +94,13 @@ def gates(tmp_path_factory):
     out = tmp_path_factory.mktemp("overfit")
     ann, images, records = make_synth(out, num_images=8, seed=11, num_shards=1)
     models = {gate: out / gate.replace(" ", "_") for gate in AUGMENTATION}
-    training = {gate: _start("cf_tf.train", models[gate], "--flagfile=experiments/tiny.flags",
-                             f"--train_records={records}", f"--batch_size={BATCH}", f"--input_size={SIZE}",
-                             f"--crop_size={SIZE}", f"--seed={SEED}", f"--train_steps={STEPS}",
-                             f"--checkpoint_every={STEPS}", f"--model_dir={models[gate]}",
-                             *augmentation_args(AUGMENTATION[gate])) for gate in AUGMENTATION}
-    try:
-        for gate, proc in training.items():
-            assert _result(proc, models[gate], "cf_tf.train")["step"] == STEPS
-    finally:   # one training failed: the other is not left running after the test
-        for proc in training.values():
-            if proc.poll() is None:
-                proc.kill()
+    training = {gate: (models[gate], _start("cf_tf.train", models[gate], "--flagfile=experiments/tiny.flags",
+                                            f"--train_records={records}", f"--batch_size={BATCH}",
+                                            f"--input_size={SIZE}", f"--crop_size={SIZE}", f"--seed={SEED}",
+                                            f"--train_steps={STEPS}", f"--checkpoint_every={STEPS}",
+                                            f"--model_dir={models[gate]}", *augmentation_args(AUGMENTATION[gate])))
+                for gate in AUGMENTATION}
+    assert all(r["step"] == STEPS for r in _results(training, "cf_tf.train").values())
 
     def score(name, model, *flags):
         log = out / f"{name}_eval"
@@ -108,12 +112,7 @@ def gates(tmp_path_factory):
                ("all augmentation", "decoded once"): score("all", models["all augmentation"]),
                ("all augmentation", "flip-tested"): score("all_flip", models["all augmentation"], "--flip_test"),
                "oracle": score("oracle", models["all augmentation"], "--oracle")}
-    try:
-        results = {key: _result(proc, log, "cf_tf.evaluate") for key, (log, proc) in scoring.items()}
-    finally:
-        for _, proc in scoring.values():
-            if proc.poll() is None:
-                proc.kill()
+    results = _results(scoring, "cf_tf.evaluate")
     assert all(r["images"] == 8 for r in results.values())
     print(f"overfit gates: {json.dumps({' '.join(k) if isinstance(k, tuple) else k: v for k, v in results.items()})}")
     return results
