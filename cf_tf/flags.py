@@ -6,6 +6,7 @@ whose value a saved run fixes is refused too (`refuse_present`). The values beco
 of cf_tf/config.py here; the library never reads flags.
 """
 
+import dataclasses
 import sys
 
 from absl import flags
@@ -191,6 +192,16 @@ def augmentation_args(cfg):
     """The DATA flags that train with DataConfig `cfg`'s augmentation whatever a flagfile before them
     says (the overfit gates: the paper's augmentation, tiny.flags' network)."""
     return [f"--{name}={getattr(cfg, name)}" for name in AUGMENTATION]
+
+
+# The overfit gates' augmentation, by variant (tests/test_overfit.py, experiments/overfit_gate.sh): the paper's
+# whole (DataConfig's defaults: scale, rotation, flip, crop shift), its crop shift alone, and none.
+GATE_AUGMENTATION = {
+    "all": DataConfig(),
+    "shift": dataclasses.replace(DataConfig(), scale_min=1.0, scale_max=1.0, max_rotation=0.0, flip_prob=0.0),
+    "none": dataclasses.replace(DataConfig(), scale_min=1.0, scale_max=1.0, max_rotation=0.0, flip_prob=0.0,
+                                max_shift=0.0),
+}
 
 
 def inference_data_config():

@@ -21,16 +21,15 @@ STEPS=${3:-}
 shift $(( $# < 3 ? $# : 3 ))
 PY=${PY:-.venv/bin/python}
 DATA=$(dirname "$DIR")/gate_data
-# the paper's augmentation, from its one definition (cf_tf/config.py DataConfig)
-read -r -a PAPER <<< "$($PY -c 'from cf_tf.config import DataConfig
-from cf_tf.flags import augmentation_args
-print(*augmentation_args(DataConfig()))')"
 case $VARIANT in
-  none) AUG=(--scale_min=1 --scale_max=1 --max_rotation=0 --flip_prob=0 --max_shift=0) ;;
-  shift) AUG=("${PAPER[@]}" --scale_min=1 --scale_max=1 --max_rotation=0 --flip_prob=0) ;;
-  all) AUG=("${PAPER[@]}") ;;
+  none|shift|all) ;;
   *) echo "VARIANT must be none, shift or all (got $VARIANT)" >&2; exit 2 ;;
 esac
+# the variant's augmentation, from its one definition (cf_tf/flags.py GATE_AUGMENTATION)
+ARGS=$($PY -c 'import sys
+from cf_tf.flags import GATE_AUGMENTATION, augmentation_args
+print(*augmentation_args(GATE_AUGMENTATION[sys.argv[1]]))' "$VARIANT")   # an assignment: set -e stops on its failure
+read -r -a AUG <<< "$ARGS"
 [ -n "$STEPS" ] || STEPS=$([ "$VARIANT" = none ] && echo 1500 || echo 3000)
 if [ ! -f "$DATA/synth-00000-of-00001.tfrecord" ]; then   # tests/conftest.py make_synth(num_images=8, seed=11)
   $PY -m data_prep.synth --output="$DATA/set" --num_images=8 --seed=11 --size=256

@@ -1,11 +1,14 @@
 """Augmentation: flip swaps left/right, keypoints stay on their person, keypoints leaving the crop get v=0."""
 
+import dataclasses
+
 import numpy as np
 import tensorflow as tf
 
 from cf_tf.config import DataConfig
 from cf_tf.constants import FLIP_PERM, KEYPOINT_NAMES
 from cf_tf.data import augment, parser, pipeline, schema
+from cf_tf.flags import GATE_AUGMENTATION
 
 J = {n: i for i, n in enumerate(KEYPOINT_NAMES)}
 
@@ -126,10 +129,8 @@ def test_seeded_pipeline_is_deterministic(synth_data):
 
 
 def test_max_shift_zero_with_scale_one_and_no_rotation_or_flip_is_no_augmentation():
-    """The overfit gate's 'no augmentation': every seed gives the same centred view; max_shift moves it."""
-    still = DataConfig(crop_size=129, input_size=129, scale_min=1.0, scale_max=1.0, max_rotation=0.0,
-                       flip_prob=0.0, max_shift=0.0)
-    shifted = DataConfig(**{**still.__dict__, "max_shift": 0.1})
+    """The overfit gates' 'none': every seed gives the same centred view; their crop shift moves it."""
+    still, shifted = (dataclasses.replace(GATE_AUGMENTATION[v], crop_size=129, input_size=129) for v in ("none", "shift"))
     views = [augment.random_affine(100, 128, 129, still, tf.constant([s, 1], tf.int64))[0].numpy() for s in range(4)]
     for m in views[1:]:
         np.testing.assert_allclose(m, views[0], atol=1e-5)
@@ -138,7 +139,7 @@ def test_max_shift_zero_with_scale_one_and_no_rotation_or_flip_is_no_augmentatio
     moved = [augment.random_affine(100, 128, 129, shifted, tf.constant([s, 1], tf.int64))[0].numpy()[:2, 2]
              for s in range(4)]
     assert max(np.abs(t - views[0][:2, 2]).max() for t in moved) > 1.0
-    assert max(np.abs(t - views[0][:2, 2]).max() for t in moved) <= 0.1 * 129 + 1e-3
+    assert max(np.abs(t - views[0][:2, 2]).max() for t in moved) <= shifted.max_shift * 129 + 1e-3
 
 
 def test_a_crop_that_cuts_the_right_shoulder_off_keeps_it_as_the_maskcentroid_anchor():

@@ -37,22 +37,18 @@ with the border weight 1.01 / 0.86, 1.00 / 0.88, 1.00 / 0.91 (seeds 0-2, AVX2 CP
 (seeds 0 / 1, AVX-512 CPU); ranked by maskness to the 4th 1.02 / 0.91 and 1.02 / 0.88 (AVX-512 CPU).
 """
 
-import dataclasses
 import json
 import subprocess
 import sys
 
 import pytest
 
-from cf_tf.config import DataConfig
-from cf_tf.flags import augmentation_args
+from cf_tf.flags import GATE_AUGMENTATION, augmentation_args
 from conftest import REPO, make_synth
 
 STEPS, BATCH, SIZE, SEED = 3000, 4, 257, 0
-# The two gates' augmentation: the paper's whole (DataConfig's defaults), and its crop shift alone
-AUGMENTATION = {"crop shift": dataclasses.replace(DataConfig(), scale_min=1.0, scale_max=1.0, max_rotation=0.0,
-                                                  flip_prob=0.0),
-                "all augmentation": DataConfig()}
+# The two gates' augmentation: the paper's crop shift alone, and its whole (DataConfig's defaults)
+AUGMENTATION = {"crop shift": GATE_AUGMENTATION["shift"], "all augmentation": GATE_AUGMENTATION["all"]}
 # Model AP / oracle AP on the same images, asserted; only ever raised (see the module docstring). The model
 # that trains with flips is also scored with flip testing (--flip_test: its outputs averaged with those of the
 # mirrored image, docs/RESULTS.md "PGO sigmas and flip testing on trained models").
