@@ -130,7 +130,8 @@ def test_seeded_pipeline_is_deterministic(synth_data):
 
 def test_max_shift_zero_with_scale_one_and_no_rotation_or_flip_is_no_augmentation():
     """The overfit gates' 'none': every seed gives the same centred view; their crop shift moves it."""
-    still, shifted = (dataclasses.replace(GATE_AUGMENTATION[v], crop_size=129, input_size=129) for v in ("none", "shift"))
+    still, shifted = (dataclasses.replace(GATE_AUGMENTATION[v], crop_size=129, input_size=129)
+                      for v in ("none", "shift"))
     views = [augment.random_affine(100, 128, 129, still, tf.constant([s, 1], tf.int64))[0].numpy() for s in range(4)]
     for m in views[1:]:
         np.testing.assert_allclose(m, views[0], atol=1e-5)
