@@ -196,12 +196,8 @@ def augmentation_args(cfg):
 
 # The overfit gates' augmentation, by variant (tests/test_overfit.py, experiments/overfit_gate.sh): the paper's
 # whole (DataConfig's defaults: scale, rotation, flip, crop shift), its crop shift alone, and none.
-GATE_AUGMENTATION = {
-    "all": DataConfig(),
-    "shift": dataclasses.replace(DataConfig(), scale_min=1.0, scale_max=1.0, max_rotation=0.0, flip_prob=0.0),
-    "none": dataclasses.replace(DataConfig(), scale_min=1.0, scale_max=1.0, max_rotation=0.0, flip_prob=0.0,
-                                max_shift=0.0),
-}
+_GATE_SHIFT = dataclasses.replace(DataConfig(), scale_min=1.0, scale_max=1.0, max_rotation=0.0, flip_prob=0.0)
+GATE_AUGMENTATION = {"all": DataConfig(), "shift": _GATE_SHIFT, "none": dataclasses.replace(_GATE_SHIFT, max_shift=0.0)}
 
 
 def inference_data_config():

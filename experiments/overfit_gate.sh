@@ -21,14 +21,14 @@ STEPS=${3:-}
 shift $(( $# < 3 ? $# : 3 ))
 PY=${PY:-.venv/bin/python}
 DATA=$(dirname "$DIR")/gate_data
-case $VARIANT in
-  none|shift|all) ;;
-  *) echo "VARIANT must be none, shift or all (got $VARIANT)" >&2; exit 2 ;;
-esac
-# the variant's augmentation, from its one definition (cf_tf/flags.py GATE_AUGMENTATION)
+# the variant's augmentation, from its one definition (cf_tf/flags.py GATE_AUGMENTATION), which also names
+# the variants; an assignment, so that set -e stops on its failure
 ARGS=$($PY -c 'import sys
 from cf_tf.flags import GATE_AUGMENTATION, augmentation_args
-print(*augmentation_args(GATE_AUGMENTATION[sys.argv[1]]))' "$VARIANT")   # an assignment: set -e stops on its failure
+if sys.argv[1] not in GATE_AUGMENTATION:
+    print("VARIANT must be one of %s (got %s)" % (", ".join(GATE_AUGMENTATION), sys.argv[1]), file=sys.stderr)
+    sys.exit(2)
+print(*augmentation_args(GATE_AUGMENTATION[sys.argv[1]]))' "$VARIANT")
 read -r -a AUG <<< "$ARGS"
 [ -n "$STEPS" ] || STEPS=$([ "$VARIANT" = none ] && echo 1500 || echo 3000)
 if [ ! -f "$DATA/synth-00000-of-00001.tfrecord" ]; then   # tests/conftest.py make_synth(num_images=8, seed=11)

@@ -12,8 +12,8 @@ keep this test passing.
 
 Two models, 6000 steps, trained at once (two processes share the 2 cores better than one uses them: 3.3
 steps/s each on the AVX-512 CPU, where one alone trains 5.5). CI draws CPUs with and without AVX-512: with
-it the test takes about 16 minutes (904 and 949 s measured), without it (1.25 steps/s each) about 45, over the test's budget of
-about 15. The gates cost what they cost because a step costs what it costs: 1500 steps measured the
+it the test takes about 16 minutes (904 and 949 s measured), without it (1.25 steps/s each) about 45, over the
+test's budget of about 15. The gates cost what they cost because a step costs what it costs: 1500 steps measured the
 fitting speed, not the fit ("The crop shift at twice the steps"), smaller images ask another question ("The
 overfit test's time"), one seed each because a second would double it. The four models the test trained
 before (no augmentation, seeds 0 and 1, 1500 steps each, and these two: 9000 steps) took 89 minutes on the
